@@ -1,0 +1,17 @@
+"""sknas: neural architecture search as scikit-learn transformers.
+
+Every search method is a transformer that learns a neural feature map for
+tabular data, to put ahead of ``KMeans`` or ``GaussianMixture`` in a pipeline.
+"""
+
+from .base import BaseFeatureSearch, SearchFailedError
+from .neural_map import NeuralFeatureMap
+from .search.random import RandomFeatureSearch
+from .space import Architecture, Block, SearchSpace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Architecture", "BaseFeatureSearch", "Block", "NeuralFeatureMap", "RandomFeatureSearch", "SearchFailedError",
+    "SearchSpace", "__version__",
+]

@@ -1,0 +1,378 @@
+"""What every sknas estimator shares: validation, seeding, the search loop, final fit, transform.
+
+:class:`BaseNeuralTransformer` turns rows into a learned embedding given a
+way to choose the Architecture (``_select_architecture``).
+:class:`BaseFeatureSearch` chooses it by searching: a strategy proposes
+candidates (``_propose``), the base trains and scores them, records them in
+``search_history_``, keeps the budget, and retrains the winner on all rows.
+A new search method is one file with a subclass that implements ``_propose``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import time
+import warnings
+from abc import abstractmethod
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._preprocessing import Standardizer, reject_non_numeric_columns
+from .evaluation import SCORINGS, efficiency_report, score_embedding
+from .space import Architecture, SearchSpace, build_network
+from .training import (
+    OBJECTIVES,
+    CandidateFailure,
+    embed,
+    make_final_net,
+    make_objective,
+    resolve_device,
+    resolve_objective,
+    seeded,
+    train_candidate,
+)
+
+#: Below this many rows the train/validation split would leave too little on
+#: either side; both then use all rows (documented under ``validation_fraction``).
+MIN_ROWS_TO_SPLIT = 20
+_SEED_MAX = 2**31 - 1
+_WEIGHT_DECAY = 1e-5
+_PATIENCE = 5
+
+
+class SearchFailedError(RuntimeError):
+    """Every candidate of a search failed; the message lists why."""
+
+
+class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Validation, standardisation, final training and transform of a learned feature map.
+
+    Subclasses implement ``_select_architecture(context)``.  Not for direct use.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_clusters": [Interval(numbers.Integral, 1, None, closed="left")],
+        "objective": [StrOptions(set(OBJECTIVES))],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 2, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "device": [StrOptions({"auto", "cpu", "cuda"}), str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    # -- fit --------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Learn the feature map from ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Numeric rows; standardised internally.
+        y : array-like of shape (n_samples,), default=None
+            Only used by ``objective="supervised"``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._validate_params()
+        reject_non_numeric_columns(X)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        if y is not None:
+            y = np.asarray(y)
+            if len(y) != len(X):
+                raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
+        self.objective_ = resolve_objective(self.objective, y)
+        self.device_ = resolve_device(self.device)
+        rng = check_random_state(self.random_state)
+        start = time.perf_counter()
+
+        self._standardizer = Standardizer().fit(X)
+        Xs = self._standardizer.transform(X)
+        train_idx, valid_idx = self._split(len(Xs), rng)
+        context = {
+            "X_train": Xs[train_idx], "X_valid": Xs[valid_idx],
+            "y_train": None if y is None else y[train_idx], "y_valid": None if y is None else y[valid_idx],
+            "rng": rng, "start": start,
+        }
+        architecture = self._select_architecture(context)
+        self.search_time_ = time.perf_counter() - start
+
+        self.architecture_ = architecture
+        self.net_ = self._train_final(architecture, Xs, y, seed=rng.randint(_SEED_MAX))
+        self.n_components_ = architecture.output_width(self.n_features_in_, self.n_components)
+        self.efficiency_ = self._efficiency(architecture)
+        self.fit_time_ = time.perf_counter() - start
+        return self
+
+    def _split(self, n_rows, rng):
+        """Shuffled train/validation indices; tiny data uses all rows for both."""
+        order = rng.permutation(n_rows)
+        n_valid = int(round(self.validation_fraction * n_rows))
+        if n_rows < MIN_ROWS_TO_SPLIT or n_valid < 3 or n_rows - n_valid < 2:
+            return order, order
+        return order[n_valid:], order[:n_valid]
+
+    @abstractmethod
+    def _select_architecture(self, context):
+        """Return the Architecture to train on all rows."""
+
+    def _loss_data(self, objective, X, y):
+        X_t = torch.as_tensor(np.ascontiguousarray(X), device=self.device_)
+        return objective.prepare(X_t, y)
+
+    def _train_final(self, architecture, Xs, y, seed):
+        """Retrain ``architecture`` on all rows as a skorch net (``net_``)."""
+        with seeded(seed, self.device_):
+            encoder = build_network(architecture, Xs.shape[1], self.n_components)
+            objective = make_objective(self.objective_, Xs.shape[1], encoder.n_outputs, y)
+            net = make_final_net(encoder, objective, max_epochs=self.max_epochs, batch_size=self.batch_size,
+                                 learning_rate=self.learning_rate, weight_decay=_WEIGHT_DECAY, device=self.device_)
+            net.initialize()
+            if net.optimizer_ is not None:
+                try:
+                    net.fit_data(self._loss_data(objective, Xs, y))
+                except CandidateFailure as exc:
+                    raise RuntimeError(f"Training the final network {architecture} failed: {exc.reason}. "
+                                       "Try a smaller learning_rate.") from None
+        net.module_.eval()
+        return net
+
+    def _efficiency(self, architecture):
+        encoder = self.net_.module_.encoder
+        # Latency is a CPU figure by definition (what scoring nightly costs on a server).
+        cpu_encoder = encoder if self.device_.type == "cpu" else _cpu_copy(encoder)
+        report = efficiency_report(cpu_encoder, self.n_features_in_,
+                                   flops=architecture.flops(self.n_features_in_, self.n_components))
+        encoder.eval()
+        return report
+
+    # -- transform --------------------------------------------------------
+    def transform(self, X):
+        """Embed ``X`` with the learned feature map.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        X_new : ndarray of shape (n_samples, n_components_)
+            Same floating dtype as ``X`` (float64 for integer input).
+        """
+        check_is_fitted(self, "net_")
+        reject_non_numeric_columns(X)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        encoder = self.net_.module_.encoder
+        device = next(encoder.parameters()).device if any(True for _ in encoder.parameters()) else "cpu"
+        out = np.empty((len(X), self.n_components_), dtype=X.dtype)
+        step = self._transform_rows()
+        encoder.eval()
+        with torch.no_grad():
+            for start in range(0, len(X), step):  # bounded memory: one slice on the device at a time
+                chunk = torch.as_tensor(self._standardizer.transform(X[start:start + step]), device=device)
+                out[start:start + step] = embed(encoder, chunk).cpu().numpy()
+        return out
+
+    @staticmethod
+    def _transform_rows():
+        return 65536
+
+    @property
+    def _n_features_out(self):
+        return self.n_components_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.allow_nan = False
+        return tags
+
+
+def _cpu_copy(module):
+    import copy
+
+    return copy.deepcopy(module).to("cpu")
+
+
+def _evaluate_candidate(architecture, seed, data, settings):
+    """Train and score one candidate; never raises for a candidate's own fault.
+
+    A module-level function so joblib can ship it to worker processes.
+    """
+    record = {"architecture": architecture, "seed": seed, "status": "ok", "reason": None}
+    start = time.perf_counter()
+    device = settings["device"]
+    if settings.get("n_threads"):
+        torch.set_num_threads(settings["n_threads"])
+    n_features = data["X_train"].shape[1]
+    try:
+        with seeded(seed, device):
+            encoder = build_network(architecture, n_features, settings["n_components"])
+            objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
+            train = objective.prepare(torch.as_tensor(data["X_train"], device=device), data["y_train"])
+            valid = objective.prepare(torch.as_tensor(data["X_valid"], device=device), data["y_valid"])
+            result = train_candidate(encoder, objective, train, valid, max_epochs=settings["max_epochs"],
+                                     batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
+                                     weight_decay=_WEIGHT_DECAY, patience=_PATIENCE, max_time=settings["max_time"])
+            Z = embed(encoder, valid.X).cpu().numpy().astype(np.float64)
+        validation_loss = result.best_valid_loss if result.n_epochs else math.nan
+        scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
+                                 X=data["X_valid"], validation_loss=validation_loss, random_state=seed)
+        record.update(score=scored.score, valid=scored.valid, reason=scored.reason,
+                      validation_loss=validation_loss, n_epochs=result.n_epochs,
+                      neighbor_preservation=scored.details.get("neighbor_preservation"))
+    except CandidateFailure as exc:
+        record.update(status="failed", reason=exc.reason, score=-math.inf, valid=False)
+    except (RuntimeError, ValueError) as exc:  # a layer that cannot be built or run on this data
+        record.update(status="failed", reason=f"{type(exc).__name__}: {exc}".splitlines()[0],
+                      score=-math.inf, valid=False)
+    record["params"] = architecture.n_params(n_features, settings["n_components"])
+    record["flops"] = architecture.flops(n_features, settings["n_components"])
+    record["time"] = time.perf_counter() - start
+    return record
+
+
+class BaseFeatureSearch(BaseNeuralTransformer):
+    """Base class of every search estimator (see DESIGN.md for the contract).
+
+    A strategy subclass implements :meth:`_propose` (and may override
+    :meth:`_search` entirely, e.g. for a supernet).  Everything else lives here.
+    """
+
+    _parameter_constraints: dict = {
+        **BaseNeuralTransformer._parameter_constraints,
+        "scoring": [StrOptions(set(SCORINGS)), callable],
+        "search_space": [None, SearchSpace, dict],
+        "max_trials": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_time": [None, Interval(numbers.Real, 0, None, closed="neither")],
+        "n_jobs": [None, numbers.Integral],
+    }
+
+    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="silhouette",
+                 search_space=None, max_trials=10, max_epochs=40, max_time=None, batch_size=512,
+                 learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
+                 verbose=0):
+        self.n_components = n_components
+        self.n_clusters = n_clusters
+        self.objective = objective
+        self.scoring = scoring
+        self.search_space = search_space
+        self.max_trials = max_trials
+        self.max_epochs = max_epochs
+        self.max_time = max_time
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    # -- what a strategy implements ----------------------------------------
+    @abstractmethod
+    def _propose(self, space, rng, history, n_remaining):
+        """Return the next candidates to evaluate (a list of Architectures; empty to stop)."""
+
+    # -- the shared search loop --------------------------------------------
+    def _resolved_space(self):
+        if self.search_space is None:
+            return SearchSpace()
+        if isinstance(self.search_space, dict):
+            return SearchSpace.from_dict(self.search_space)
+        return self.search_space
+
+    def _select_architecture(self, context):
+        space = self._resolved_space()
+        history = self._search(space, context)
+        ok = [r for r in history if r["status"] == "ok"]
+        if not ok:
+            reasons = sorted({r["reason"] for r in history})
+            raise SearchFailedError(f"All {len(history)} candidates failed: {reasons}")
+        valid = [r for r in ok if r["valid"]]
+        if not valid:
+            warnings.warn("No candidate produced a valid (non-collapsed) embedding; keeping the first trained one. "
+                          f"Reasons: {sorted({r['reason'] for r in ok})}", RuntimeWarning, stacklevel=3)
+        pool = valid or ok
+        best = max(pool, key=lambda r: r["score"]) if valid else pool[0]
+        self.search_history_ = history
+        self.best_score_ = best["score"]
+        self.n_trials_ = len(history)
+        self.pareto_front_ = pareto_front(history)
+        return best["architecture"]
+
+    def _search(self, space, context):
+        """Ask the strategy for candidates until the budget is spent; return the history."""
+        rng = context["rng"]
+        history = []
+        settings = self._candidate_settings()
+        data = {k: context[k] for k in ("X_train", "X_valid", "y_train", "y_valid")}
+        progress = self._progress_bar()
+        step = 0
+        try:
+            while len(history) < self.max_trials and not self._out_of_time(context):
+                candidates = self._propose(space, rng, history, self.max_trials - len(history))
+                if not candidates:
+                    break
+                candidates = candidates[: self.max_trials - len(history)]
+                seeds = [int(rng.randint(_SEED_MAX)) for _ in candidates]
+                records = self._evaluate_many(candidates, seeds, data, settings)
+                for record in records:
+                    record.update(trial=len(history), step=step)
+                    history.append(record)
+                    if progress is not None:
+                        progress.update(1)
+                        best = max((r["score"] for r in history if r["valid"]), default=-math.inf)
+                        progress.set_postfix(best=f"{best:.4f}", last=str(record["architecture"])[:40])
+                step += 1
+        finally:
+            if progress is not None:
+                progress.close()
+        return history
+
+    def _candidate_settings(self):
+        return {
+            "n_components": self.n_components, "n_clusters": self.n_clusters, "objective": self.objective_,
+            "scoring": self.scoring, "max_epochs": self.max_epochs, "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate, "max_time": self.max_time, "device": self.device_,
+        }
+
+    def _evaluate_many(self, candidates, seeds, data, settings):
+        n_jobs = 1 if self.n_jobs is None else self.n_jobs
+        if n_jobs == 1 or len(candidates) == 1 or self.device_.type == "cuda":
+            return [_evaluate_candidate(a, s, data, settings) for a, s in zip(candidates, seeds)]
+        # Separate processes: each candidate has its own torch RNG and threads,
+        # so results do not depend on n_jobs.
+        settings = {**settings, "n_threads": 1}
+        return Parallel(n_jobs=n_jobs)(delayed(_evaluate_candidate)(a, s, data, settings)
+                                       for a, s in zip(candidates, seeds))
+
+    def _out_of_time(self, context):
+        return self.max_time is not None and time.perf_counter() - context["start"] > self.max_time
+
+    def _progress_bar(self):
+        if not self.verbose:
+            return None
+        from tqdm.auto import tqdm
+
+        return tqdm(total=self.max_trials, desc=type(self).__name__, unit="trial")
+
+
+def pareto_front(history, quality="score", cost="params"):
+    """Records not dominated in (higher ``quality``, lower ``cost``), best quality first."""
+    ok = [r for r in history if r.get("valid")]
+    front = [r for r in ok
+             if not any(o[quality] >= r[quality] and o[cost] <= r[cost]
+                        and (o[quality] > r[quality] or o[cost] < r[cost]) for o in ok)]
+    return sorted(front, key=lambda r: -r[quality])

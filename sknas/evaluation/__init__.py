@@ -1,0 +1,21 @@
+"""Label-free evaluation of candidate feature maps and their cost."""
+
+from .cost import count_parameters, efficiency_report, measure_latency_ms
+from .scores import (
+    SCORINGS,
+    CandidateScore,
+    detect_collapse,
+    neighbor_preservation,
+    score_embedding,
+)
+
+__all__ = [
+    "SCORINGS",
+    "CandidateScore",
+    "score_embedding",
+    "detect_collapse",
+    "neighbor_preservation",
+    "count_parameters",
+    "measure_latency_ms",
+    "efficiency_report",
+]

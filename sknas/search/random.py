@@ -1,0 +1,116 @@
+"""Random search: the baseline every other strategy must beat, and the template a new one copies."""
+
+from __future__ import annotations
+
+from ..base import BaseFeatureSearch
+
+
+class RandomFeatureSearch(BaseFeatureSearch):
+    """Learn a feature map by random architecture search.
+
+    Draws ``max_trials`` Architectures from the search space, trains each on
+    the training split with the chosen self-supervised objective, scores its
+    embedding of the validation split label-free, and retrains the best one
+    on all rows.  The first two candidates are the fallbacks, the raw
+    standardised features (when the space includes them) and a linear map, so
+    the search never does worse than those by its own score.
+
+    Parameters
+    ----------
+    n_components : int, default=8
+        Width of the learned embedding.
+    n_clusters : int, default=8
+        Number of clusters the label-free score assumes.
+    objective : {"auto", "neighbors", "reconstruction", "contrastive", "supervised"}, default="auto"
+        Self-supervised training objective.  ``"auto"`` is ``"neighbors"``
+        (k-NN graph preserving, parametric-UMAP style): it was the only
+        objective at UMAP's level for KMeans on the embedding in our
+        measurements (see ``sknas.training.objectives``).
+    scoring : str or callable, default="silhouette"
+        Label-free score of a candidate on the validation split, one of
+        ``"silhouette"``, ``"calinski_harabasz"``, ``"davies_bouldin"``,
+        ``"stability"``, ``"validation_loss"``, or ``callable(Z) -> float``
+        (higher is better).  Collapsed embeddings are rejected whatever the
+        scoring.
+    search_space : SearchSpace, dict or None, default=None
+        The choices to search; ``None`` is ``SearchSpace()``.
+    max_trials : int, default=10
+        Candidates to evaluate.
+    max_epochs : int, default=40
+        Epoch budget of each candidate (early-stopped on the validation loss)
+        and of the final network.
+    max_time : float or None, default=None
+        Stop proposing candidates after this many seconds.
+    batch_size : int, default=512
+    learning_rate : float, default=3e-3
+    validation_fraction : float, default=0.2
+        Share of rows held out to score candidates.  Below 20 rows, all rows
+        are used for both training and scoring.
+    device : {"auto", "cpu", "cuda"} or str, default="auto"
+    random_state : int, RandomState instance or None, default=None
+    n_jobs : int or None, default=None
+        Candidates trained in parallel processes (CPU only).
+    verbose : int, default=0
+        Show a progress bar with the best score so far.
+
+    Attributes
+    ----------
+    architecture_ : Architecture
+        The chosen architecture.
+    net_ : sknas.training.FeatureNet
+        The trained skorch network; ``net_.module_.encoder`` is the feature map
+        and ``net_.history`` its training history.
+    search_history_ : list of dict
+        One record per candidate: ``architecture``, ``score``, ``valid``,
+        ``status``, ``reason``, ``params``, ``flops``, ``time``, ``trial``, ``step``.
+    best_score_ : float
+    pareto_front_ : list of dict
+        Valid candidates not dominated in (score, params).
+    search_time_, fit_time_ : float
+        Seconds spent searching, and in the whole fit.
+    efficiency_ : dict
+        ``params``, ``flops`` and ``latency_ms_per_1000_rows`` of the final network (CPU).
+    n_trials_ : int
+    n_components_ : int
+        Output width (the input width for the identity map).
+    objective_ : str
+    device_ : torch.device
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        Only when fitted on a DataFrame with string column names.
+
+    See Also
+    --------
+    NeuralFeatureMap : Train one given Architecture, no search.
+
+    Examples
+    --------
+    >>> from sklearn.cluster import KMeans
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sknas import RandomFeatureSearch
+    >>> from sknas.datasets import make_customers
+    >>> X, y = make_customers(n_samples=300, random_state=0, return_X_y=True)
+    >>> search = RandomFeatureSearch(n_components=4, n_clusters=5, max_trials=2, max_epochs=2,
+    ...                              random_state=0)
+    >>> pipe = make_pipeline(search, KMeans(5, n_init=3, random_state=0)).fit(X)
+    >>> pipe.predict(X[:3]).shape
+    (3,)
+    >>> len(search.search_history_)
+    2
+    """
+
+    def _propose(self, space, rng, history, n_remaining):
+        proposals = []
+        if not history:  # the fallbacks first: raw features, then a linear map
+            proposals = [space.fallback(kind) for kind in ("identity", "linear") if space.fallback(kind)]
+        seen = {r["architecture"] for r in history} | set(proposals)
+        batch = max(1, self.n_jobs or 1)
+        while len(proposals) < min(batch, n_remaining):
+            arch = space.sample(rng)
+            for _ in range(20):  # a repeat teaches nothing; small spaces may run out, then allow it
+                if arch not in seen:
+                    break
+                arch = space.sample(rng)
+            seen.add(arch)
+            proposals.append(arch)
+        return proposals

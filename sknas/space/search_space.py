@@ -1,0 +1,228 @@
+"""The search space and the primitives every strategy uses on it.
+
+:class:`SearchSpace` says which choices exist (ops, widths, depth, ...).  Its
+``sample``, ``mutate`` and ``crossover`` methods are the only way strategies
+create Architectures, so every strategy explores the same space and every
+Architecture they produce is valid by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from sklearn.utils import check_random_state
+
+from .architecture import Architecture, Block
+from .ops import ACTIVATIONS, NORMS, OPS, PRESERVING_OPS
+
+DEFAULT_OPS = ("linear", "gated", "feature_gate", "attention")
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The choices a search may make.
+
+    Parameters
+    ----------
+    ops : tuple of str
+        Ops a block may use (see :data:`sknas.space.ops.OPS`).  ``"skip"`` and
+        ``"zero"`` are allowed but off by default: in a chain they add nothing
+        a shallower network lacks.
+    widths : tuple of int
+        Widths of width-changing ops.
+    max_depth : int
+        Most hidden blocks.  Depth 0 is the linear map.
+    activations, norms : tuple of str
+    dropouts : tuple of float
+    residual : tuple of bool
+        Whether blocks may be residual.
+    include_identity : bool
+        Whether the raw-features map (``Architecture(head="identity")``) is a
+        candidate: it lets a search fall back to the classical recipe.
+    identity_prob : float
+        Probability that :meth:`sample` draws the identity map.
+
+    Examples
+    --------
+    >>> from sknas.space import SearchSpace
+    >>> space = SearchSpace(widths=(16, 32), max_depth=2)
+    >>> arch = space.sample(random_state=0)
+    >>> space.contains(arch)
+    True
+    >>> space.contains(space.mutate(arch, random_state=1))
+    True
+    """
+
+    ops: tuple = DEFAULT_OPS
+    widths: tuple = (32, 64, 128, 256)
+    max_depth: int = 3
+    activations: tuple = ("relu", "gelu", "silu", "tanh")
+    norms: tuple = ("none", "batchnorm", "layernorm")
+    dropouts: tuple = (0.0, 0.1)
+    residual: tuple = (False, True)
+    include_identity: bool = True
+    identity_prob: float = 0.05
+
+    def __post_init__(self):
+        for name, allowed in (("ops", OPS), ("activations", ACTIVATIONS), ("norms", NORMS)):
+            values = tuple(getattr(self, name))
+            if not values or any(v not in allowed for v in values):
+                raise ValueError(f"SearchSpace.{name} must be a non-empty subset of {allowed}, got {values!r}.")
+            object.__setattr__(self, name, values)
+        for name in ("widths", "dropouts", "residual"):
+            values = tuple(getattr(self, name))
+            if not values:
+                raise ValueError(f"SearchSpace.{name} must not be empty.")
+            object.__setattr__(self, name, values)
+        if any(isinstance(w, bool) or not isinstance(w, int) or w < 1 for w in self.widths):
+            raise ValueError(f"SearchSpace.widths must be positive ints, got {self.widths!r}.")
+        if any(not 0.0 <= d < 1.0 for d in self.dropouts):
+            raise ValueError(f"SearchSpace.dropouts must be in [0, 1), got {self.dropouts!r}.")
+        if not isinstance(self.max_depth, int) or not 0 <= self.max_depth <= 16:
+            raise ValueError(f"SearchSpace.max_depth must be an int in [0, 16], got {self.max_depth!r}.")
+        if self.ops == ("zero",) and True not in self.residual:
+            raise ValueError("A space whose only op is 'zero' needs residual=(True,).")
+        if not 0.0 <= self.identity_prob <= 1.0:
+            raise ValueError(f"identity_prob must be in [0, 1], got {self.identity_prob!r}.")
+
+    @classmethod
+    def from_dict(cls, params):
+        known = {f.name for f in fields(cls)}
+        unknown = set(params) - known
+        if unknown:
+            raise ValueError(f"Unknown search_space keys {sorted(unknown)}; expected some of {sorted(known)}.")
+        return cls(**params)
+
+    # -- membership -----------------------------------------------------
+    def contains(self, arch):
+        """Whether ``arch`` could have been produced by this space."""
+        if arch.head == "identity":
+            return self.include_identity
+        if arch.depth > self.max_depth:
+            return False
+        for b in arch.blocks:
+            if b.op not in self.ops or b.activation not in self.activations or b.norm not in self.norms:
+                return False
+            if b.dropout not in self.dropouts or b.residual not in self.residual:
+                return False
+            if b.op not in PRESERVING_OPS and b.width not in self.widths:
+                return False
+        return True
+
+    # -- primitives -------------------------------------------------------
+    def fallback(self, kind):
+        """The classical-recipe candidates: ``"identity"`` (raw features) or ``"linear"``.
+
+        Returns None when the space excludes it.
+        """
+        if kind == "identity":
+            return Architecture(head="identity") if self.include_identity else None
+        if kind == "linear":
+            return Architecture(())
+        raise ValueError(f"kind must be 'identity' or 'linear', got {kind!r}.")
+
+    def sample_block(self, random_state=None):
+        """Draw one valid block."""
+        rng = check_random_state(random_state)
+        op = self.ops[rng.randint(len(self.ops))]
+        residual = bool(self.residual[rng.randint(len(self.residual))])
+        if op == "zero":
+            if True not in self.residual:  # zero is invalid here; draw a real op instead
+                op = next(o for o in self.ops if o != "zero")
+            else:
+                residual = True
+        return Block(
+            op=op,
+            width=0 if op in PRESERVING_OPS else int(self.widths[rng.randint(len(self.widths))]),
+            activation=self.activations[rng.randint(len(self.activations))],
+            norm=self.norms[rng.randint(len(self.norms))],
+            dropout=float(self.dropouts[rng.randint(len(self.dropouts))]),
+            residual=residual,
+        )
+
+    def sample(self, random_state=None):
+        """Draw an Architecture: depth uniform in ``[0, max_depth]``, blocks independent."""
+        rng = check_random_state(random_state)
+        if self.include_identity and rng.rand() < self.identity_prob:
+            return Architecture(head="identity")
+        depth = rng.randint(self.max_depth + 1)
+        return Architecture(tuple(self.sample_block(rng) for _ in range(depth)))
+
+    def mutate(self, arch, random_state=None):
+        """Change one decision of ``arch``: a block field, or add/remove a block.
+
+        The result is always a member of the space and differs from ``arch``
+        whenever the space offers an alternative.
+        """
+        rng = check_random_state(random_state)
+        for _ in range(20):  # retry the rare no-op mutation (e.g. a field with one choice)
+            child = self._mutate_once(arch, rng)
+            if child != arch:
+                return child
+        return child
+
+    def _mutate_once(self, arch, rng):
+        if arch.head == "identity":
+            return Architecture(tuple(self.sample_block(rng) for _ in range(rng.randint(self.max_depth + 1))))
+        blocks = list(arch.blocks)
+        moves = ["field"] if blocks else []
+        if len(blocks) < self.max_depth:
+            moves.append("add")
+        if blocks:
+            moves.append("remove")
+        if self.include_identity:
+            moves.append("identity")
+        move = moves[rng.randint(len(moves))] if moves else "identity"
+        if move == "identity":
+            return Architecture(head="identity") if self.include_identity else arch
+        if move == "add":
+            blocks.insert(rng.randint(len(blocks) + 1), self.sample_block(rng))
+        elif move == "remove":
+            del blocks[rng.randint(len(blocks))]
+        else:
+            i = rng.randint(len(blocks))
+            blocks[i] = self._mutate_block(blocks[i], rng)
+        return Architecture(tuple(blocks))
+
+    def _mutate_block(self, block, rng):
+        fresh = self.sample_block(rng)
+        name = ("op", "width", "activation", "norm", "dropout", "residual")[rng.randint(6)]
+        values = {f.name: getattr(block, f.name) for f in fields(Block)}
+        if name == "op":
+            values.update(op=fresh.op, width=fresh.width if block.width == 0 else block.width)
+            if fresh.op not in PRESERVING_OPS and values["width"] == 0:
+                values["width"] = fresh.width
+            if fresh.op == "zero":
+                values["residual"] = True
+        elif name == "width" and block.op not in PRESERVING_OPS:
+            values["width"] = fresh.width
+        elif name == "residual" and block.op != "zero":
+            values["residual"] = fresh.residual
+        elif name in ("activation", "norm", "dropout"):
+            values[name] = getattr(fresh, name)
+        return Block(**values)
+
+    def crossover(self, a, b, random_state=None, kind="one_point"):
+        """Combine two parents' blocks.
+
+        ``kind="one_point"`` joins a prefix of ``a`` to a suffix of ``b``;
+        ``kind="uniform"`` takes each position from either parent.  The child
+        is truncated to ``max_depth``; an identity parent contributes no
+        blocks.
+        """
+        rng = check_random_state(random_state)
+        if kind not in ("one_point", "uniform"):
+            raise ValueError(f"kind must be 'one_point' or 'uniform', got {kind!r}.")
+        if a.head == "identity" and b.head == "identity":
+            return a
+        blocks_a, blocks_b = list(a.blocks), list(b.blocks)
+        if kind == "one_point":
+            child = blocks_a[: rng.randint(len(blocks_a) + 1)] + blocks_b[rng.randint(len(blocks_b) + 1):]
+        else:
+            n = max(len(blocks_a), len(blocks_b))
+            child = []
+            for i in range(n):
+                pick = blocks_a if rng.rand() < 0.5 else blocks_b
+                if i < len(pick):
+                    child.append(pick[i])
+        return Architecture(tuple(child[: self.max_depth]))

@@ -1,0 +1,47 @@
+"""Device resolution and seeded execution, shared by the trainer and the estimators."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a ``torch.device``.
+
+    ``"auto"`` picks CUDA when available, else the CPU.  Asking for CUDA on a
+    machine without it is a clear ``ValueError`` rather than a torch error deep
+    inside training.
+    """
+    if isinstance(device, torch.device):
+        device = str(device)
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'auto', 'cpu' or 'cuda', got {type(device).__name__}.")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device!r} was requested but CUDA is not available on this machine; "
+                             "use device='auto' or 'cpu'.")
+        return torch.device(device)
+    if device == "cpu":
+        return torch.device("cpu")
+    raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}.")
+
+
+@contextlib.contextmanager
+def seeded(seed, device=None):
+    """Run torch code with its global RNG seeded, then restore the caller's RNG state.
+
+    Weight initialisation and dropout draw from torch's global generator; forking
+    it keeps runs reproducible without ever changing the user's random state.
+    """
+    devices = []
+    if device is not None and torch.device(device).type == "cuda":
+        devices = [torch.device(device).index or 0]
+    with torch.random.fork_rng(devices=devices, enabled=True):
+        torch.manual_seed(int(seed))
+        yield

@@ -1,0 +1,159 @@
+"""The one fast trainer every search strategy uses for its candidates.
+
+Speed rules from DESIGN.md: the rows live in one tensor on the target device
+and batches are index slices of it (``X[perm[i:i + bs]]``), never a per-sample
+``DataLoader``; the random permutation is drawn on the device.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+
+class CandidateFailure(RuntimeError):
+    """A candidate could not be trained (non-finite loss, out of memory, ...).
+
+    The search records ``reason`` in its history and moves on.
+    """
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class TrainResult:
+    """What training one candidate produced."""
+
+    history: list = field(default_factory=list)  # one dict per epoch
+    best_epoch: int = 0
+    best_valid_loss: float = math.nan
+    n_epochs: int = 0
+    stopped_early: bool = False
+    timed_out: bool = False
+
+
+def has_trainable_parameters(module):
+    return any(p.requires_grad for p in module.parameters())
+
+
+def iterate_batches(n_rows, batch_size, device, shuffle=True, drop_singleton=True):
+    """Index tensors of one epoch; a trailing 1-row batch is dropped (BatchNorm cannot use it)."""
+    order = torch.randperm(n_rows, device=device) if shuffle else torch.arange(n_rows, device=device)
+    for start in range(0, n_rows, batch_size):
+        idx = order[start:start + batch_size]
+        if drop_singleton and len(idx) < 2:
+            continue
+        yield idx
+
+
+@torch.no_grad()
+def evaluate_loss(encoder, objective, data, batch_size=4096):
+    """Mean objective on ``data`` in eval mode (dropout off, BatchNorm frozen)."""
+    was_training = encoder.training, objective.training
+    encoder.eval()
+    objective.eval()
+    total, count = 0.0, 0
+    try:
+        for idx in iterate_batches(len(data), batch_size, data.X.device, shuffle=False):
+            total += float(objective.loss(encoder, data, idx)) * len(idx)
+            count += len(idx)
+    finally:
+        encoder.train(was_training[0])
+        objective.train(was_training[1])
+    return total / count if count else math.nan
+
+
+def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epochs=30, batch_size=256,
+                    learning_rate=1e-3, weight_decay=1e-5, patience=5, max_time=None, grad_clip=10.0,
+                    amp_dtype=None):
+    """Train ``encoder`` (and the objective's extras) in place; keep the best validation state.
+
+    Parameters
+    ----------
+    encoder : torch.nn.Module
+        The feature network.
+    objective : sknas.training.objectives.Objective
+    train_data, valid_data : LossData
+        Rows prepared by ``objective.prepare`` on the training device.
+    max_epochs : int
+        Epoch budget; an epoch visits every training row once as an anchor.
+    patience : int or None
+        Stop when the validation loss has not improved for this many epochs.
+    max_time : float or None
+        Seconds; training stops after the epoch that crosses it.
+    amp_dtype : torch.dtype or None
+        Autocast dtype (e.g. ``torch.bfloat16``) on CUDA; ``None`` trains in float32.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    CandidateFailure
+        On a non-finite loss or when the device runs out of memory.
+    """
+    result = TrainResult()
+    params = [p for m in (encoder, objective) for p in m.parameters() if p.requires_grad]
+    if not params:
+        return result
+    device = train_data.X.device
+    optimizer = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+    best_state, best_loss, bad_epochs = None, math.inf, 0
+    start = time.perf_counter()
+    encoder.train()
+    objective.train()
+    try:
+        for epoch in range(1, max_epochs + 1):
+            t0 = time.perf_counter()
+            running, seen = torch.zeros((), device=device), 0
+            for idx in iterate_batches(len(train_data), batch_size, device):
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    loss = objective.loss(encoder, train_data, idx)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+                optimizer.step()
+                running += loss.detach() * len(idx)
+                seen += len(idx)
+            train_loss = float(running) / max(seen, 1)  # one sync per epoch, not per batch
+            if not math.isfinite(train_loss):
+                raise CandidateFailure(f"non-finite training loss at epoch {epoch}")
+            valid_loss = evaluate_loss(encoder, objective, valid_data) if valid_data is not None else train_loss
+            if not math.isfinite(valid_loss):
+                raise CandidateFailure(f"non-finite validation loss at epoch {epoch}")
+            result.history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
+                                   "dur": time.perf_counter() - t0})
+            result.n_epochs = epoch
+            if best_state is None or valid_loss < best_loss - 1e-4 * abs(best_loss):
+                best_loss, bad_epochs, result.best_epoch = valid_loss, 0, epoch
+                best_state = (copy.deepcopy(encoder.state_dict()), copy.deepcopy(objective.state_dict()))
+            else:
+                bad_epochs += 1
+                if patience is not None and bad_epochs >= patience:
+                    result.stopped_early = True
+                    break
+            if max_time is not None and time.perf_counter() - start > max_time:
+                result.timed_out = True
+                break
+    except torch.OutOfMemoryError as exc:
+        raise CandidateFailure(f"out of memory: {exc}".splitlines()[0]) from None
+    if best_state is not None:
+        encoder.load_state_dict(best_state[0])
+        objective.load_state_dict(best_state[1])
+    result.best_valid_loss = best_loss
+    encoder.eval()
+    return result
+
+
+@torch.no_grad()
+def embed(encoder, X, batch_size=8192):
+    """Forward ``X`` (tensor on the encoder's device) in eval mode, batch by batch."""
+    encoder.eval()
+    return torch.cat([encoder(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]) if len(X) else X

@@ -1,0 +1,17 @@
+"""scikit-learn's own estimator checks on every public estimator."""
+
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sknas import NeuralFeatureMap, RandomFeatureSearch
+
+from .conftest import FAST, FAST_SEARCH
+
+ESTIMATORS = [
+    NeuralFeatureMap(n_components=2, **FAST),
+    RandomFeatureSearch(n_components=2, n_clusters=3, **FAST_SEARCH),
+]
+
+
+@parametrize_with_checks(ESTIMATORS)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
