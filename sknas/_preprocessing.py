@@ -51,4 +51,6 @@ class Standardizer:
 
     def transform(self, X):
         Z = ((np.asarray(X, dtype=np.float64) / self.peak_) - self.mean_) / self.std_
-        return Z.astype(np.float32)
+        # C order: torch's matmul rounds differently on a transposed layout, and
+        # transform must not depend on whether X came from pandas or numpy.
+        return np.ascontiguousarray(Z, dtype=np.float32)

@@ -70,6 +70,9 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "verbose": ["verbose"],
     }
 
+    #: BatchNorm needs 2 rows to train; searches need 3 to score a clustering.
+    _min_samples = 2
+
     # -- fit --------------------------------------------------------------
     def fit(self, X, y=None):
         """Learn the feature map from ``X``.
@@ -88,7 +91,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         """
         self._validate_params()
         reject_non_numeric_columns(X)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=2)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=self._min_samples)
         if y is not None:
             y = np.asarray(y)
             if len(y) != len(X):
@@ -280,6 +283,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self.n_jobs = n_jobs
         self.verbose = verbose
 
+    _min_samples = 3
+
     # -- what a strategy implements ----------------------------------------
     @abstractmethod
     def _propose(self, space, rng, history, n_remaining):
@@ -321,7 +326,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         progress = self._progress_bar()
         step = 0
         try:
-            while len(history) < self.max_trials and not self._out_of_time(context):
+            # The first batch always runs, so even a tiny max_time yields a model.
+            while len(history) < self.max_trials and not (history and self._out_of_time(context)):
                 candidates = self._propose(space, rng, history, self.max_trials - len(history))
                 if not candidates:
                     break

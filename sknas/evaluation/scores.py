@@ -59,8 +59,10 @@ _DISTINCT_ROW_RTOL = 1e-6
 
 # A KMeans group smaller than 2% of its fair share n / k (and at least 2
 # rows) is "trivial": it is a centroid spent on a few outliers, e.g. rows the
-# network blew up to huge activations. Kept small so that genuinely uneven
-# segments (a rare customer group) are not mistaken for this.
+# network blew up to huge activations. A few trivial groups are normal (raw
+# digits with k=10 has a singleton outlier cluster), so only an embedding
+# with fewer than two non-trivial groups (one blob plus outliers) is
+# rejected; the spread-ratio check below catches the k-point collapse.
 _MIN_GROUP_SHARE = 0.02
 
 # Mean distance of rows to their KMeans centroid / mean distance between
@@ -170,7 +172,7 @@ def _collapse_checks(Z, n_clusters, seed):
     min_size = max(2, _MIN_GROUP_SHARE * len(Z) / n_clusters)
     n_groups = int(np.sum(sizes >= min_size))
     diag["n_nontrivial_groups"] = n_groups
-    if n_groups < n_clusters:
+    if n_groups < 2:
         return (f"KMeans finds only {n_groups} non-trivial groups (>= "
                 f"{min_size:.0f} rows) for {n_clusters} clusters"), diag, km
 

@@ -11,6 +11,7 @@ The output width is not part of the Architecture: it is the estimator's
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import asdict, dataclass, field, fields
 
 from .ops import ACTIVATIONS, NORMS, OPS, PRESERVING_OPS, op_flops, op_params, out_width
@@ -52,11 +53,13 @@ class Block:
             raise ValueError(f"Unknown activation {self.activation!r}; expected one of {ACTIVATIONS}.")
         if self.norm not in NORMS:
             raise ValueError(f"Unknown norm {self.norm!r}; expected one of {NORMS}.")
-        if isinstance(self.width, bool) or not isinstance(self.width, int) or self.width < 0:
+        if isinstance(self.width, bool) or not isinstance(self.width, numbers.Integral) or self.width < 0:
             raise ValueError(f"Block width must be a non-negative int, got {self.width!r}.")
+        object.__setattr__(self, "width", int(self.width))
         if self.op not in PRESERVING_OPS and self.width < 1:
             raise ValueError(f"Op {self.op!r} needs a positive width, got {self.width}.")
-        if not 0.0 <= float(self.dropout) < 1.0:
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, numbers.Real) \
+                or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
         if self.op == "zero" and not self.residual:
             raise ValueError("op='zero' is only valid with residual=True (it would erase the input).")

@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .device import seeded
+
+_VALIDATION_SEED = 12345
+
 
 class CandidateFailure(RuntimeError):
     """A candidate could not be trained (non-finite loss, out of memory, ...).
@@ -54,15 +58,21 @@ def iterate_batches(n_rows, batch_size, device, shuffle=True, drop_singleton=Tru
 
 @torch.no_grad()
 def evaluate_loss(encoder, objective, data, batch_size=4096):
-    """Mean objective on ``data`` in eval mode (dropout off, BatchNorm frozen)."""
+    """Mean objective on ``data`` in eval mode (dropout off, BatchNorm frozen).
+
+    Objectives that sample (neighbours, negatives, corruptions) draw the same
+    samples at every call, so that epochs compare on the same loss and early
+    stopping reacts to the model, not to sampling noise.
+    """
     was_training = encoder.training, objective.training
     encoder.eval()
     objective.eval()
     total, count = 0.0, 0
     try:
-        for idx in iterate_batches(len(data), batch_size, data.X.device, shuffle=False):
-            total += float(objective.loss(encoder, data, idx)) * len(idx)
-            count += len(idx)
+        with seeded(_VALIDATION_SEED, data.X.device):
+            for idx in iterate_batches(len(data), batch_size, data.X.device, shuffle=False):
+                total += float(objective.loss(encoder, data, idx)) * len(idx)
+                count += len(idx)
     finally:
         encoder.train(was_training[0])
         objective.train(was_training[1])
@@ -156,4 +166,6 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
 def embed(encoder, X, batch_size=8192):
     """Forward ``X`` (tensor on the encoder's device) in eval mode, batch by batch."""
     encoder.eval()
-    return torch.cat([encoder(X[i:i + batch_size]) for i in range(0, len(X), batch_size)]) if len(X) else X
+    if not len(X):
+        return encoder(X)
+    return torch.cat([encoder(X[i:i + batch_size]) for i in range(0, len(X), batch_size)])

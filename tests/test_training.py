@@ -1,0 +1,387 @@
+"""Tests of sknas.training: devices, seeding, objectives, the candidate trainer and the skorch final net."""
+
+import math
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+from torch import nn
+
+from sknas.space import Architecture, Block, build_network
+from sknas.training import (
+    OBJECTIVES, CandidateFailure, FeatureNet, LossData, ObjectiveModel, TrainResult, embed, evaluate_loss,
+    make_final_net, make_objective, resolve_device, resolve_objective, seeded, train_candidate,
+)
+
+N_FEATURES, N_COMPONENTS = 6, 2
+ARCH = Architecture((Block("linear", 16),))
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    X, y = make_blobs(n_samples=200, n_features=N_FEATURES, centers=3, cluster_std=2.0, random_state=0)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    rng = np.random.RandomState(0)
+    y_cont = (X @ rng.randn(N_FEATURES) + 0.1 * rng.randn(len(X))).astype(np.float64)
+    return torch.as_tensor(X), y, y_cont
+
+
+def split(X, y):
+    return (X[:150], None if y is None else y[:150]), (X[150:], None if y is None else y[150:])
+
+
+def setup(name, X, y=None, arch=ARCH, seed=0):
+    """Build encoder, objective and the train/valid LossData under a fixed seed."""
+    (X_tr, y_tr), (X_va, y_va) = split(X, y)
+    with seeded(seed):
+        encoder = build_network(arch, N_FEATURES, N_COMPONENTS)
+        objective = make_objective(name, N_FEATURES, encoder.n_outputs, y=y_tr)
+    return encoder, objective, objective.prepare(X_tr, y_tr), objective.prepare(X_va, y_va)
+
+
+def state_equal(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+class NaNModule(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(N_FEATURES, N_COMPONENTS)
+        self.n_outputs = N_COMPONENTS
+
+    def forward(self, x):
+        return self.lin(x) * float("nan")
+
+
+# -- devices and seeding --------------------------------------------------------
+def test_resolve_device_cpu_and_auto():
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device(torch.device("cpu")) == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:1"])
+def test_resolve_device_cuda_unavailable(device):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device(device)
+
+
+@pytest.mark.parametrize("device", ["gpu", "CPU", "", "mps", "cpu:0x"])
+def test_resolve_device_bad_string(device):
+    with pytest.raises(ValueError):
+        resolve_device(device)
+
+
+@pytest.mark.parametrize("device", [None, 0, 1.0, ["cpu"]])
+def test_resolve_device_non_string(device):
+    with pytest.raises(TypeError):
+        resolve_device(device)
+
+
+def test_seeded_reproducible_and_restores_global_state():
+    with seeded(3):
+        a = torch.randn(10)
+    with seeded(3):
+        b = torch.randn(10)
+    with seeded(4):
+        c = torch.randn(10)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, c)
+    with torch.random.fork_rng():
+        torch.manual_seed(123)
+        before = torch.get_rng_state()
+        with seeded(0):
+            torch.randn(100)
+        assert torch.equal(torch.get_rng_state(), before)
+        after_context = torch.randn(5)
+        torch.manual_seed(123)
+        assert torch.equal(torch.randn(5), after_context)
+
+
+def test_seeded_restores_state_on_error():
+    before = torch.get_rng_state()
+    with pytest.raises(RuntimeError):
+        with seeded(1):
+            torch.randn(10)
+            raise RuntimeError("boom")
+    assert torch.equal(torch.get_rng_state(), before)
+
+
+# -- objectives -----------------------------------------------------------------
+def test_resolve_objective():
+    assert resolve_objective("auto") == "neighbors"
+    for name in ("neighbors", "reconstruction", "contrastive"):
+        assert resolve_objective(name) == name
+    assert resolve_objective("supervised", y=[0, 1]) == "supervised"
+    assert set(OBJECTIVES) >= {"auto", "neighbors", "reconstruction", "contrastive", "supervised"}
+    with pytest.raises(ValueError, match="needs y"):
+        resolve_objective("supervised")
+    with pytest.raises(ValueError):
+        resolve_objective("pca")
+    with pytest.raises(ValueError):
+        make_objective("pca", N_FEATURES, N_COMPONENTS)
+
+
+def test_supervised_prepare_without_y_raises(blobs):
+    X, y, _ = blobs
+    objective = make_objective("supervised", N_FEATURES, N_COMPONENTS, y=y)
+    with pytest.raises(ValueError):
+        objective.prepare(X, None)
+
+
+def test_supervised_task_detection(blobs):
+    X, y, y_cont = blobs
+    clf = make_objective("supervised", N_FEATURES, N_COMPONENTS, y=y)
+    reg = make_objective("supervised", N_FEATURES, N_COMPONENTS, y=y_cont)
+    assert clf.task == "classification" and clf.predictor.out_features == 3
+    assert reg.task == "regression" and reg.predictor.out_features == 1
+    data = clf.prepare(X, y)
+    assert data.targets.dtype == torch.long and torch.equal(data.targets, torch.as_tensor(y))
+    assert reg.prepare(X, y_cont).targets.shape == (len(X), 1)
+    # Unseen labels in a validation split still map to a valid class index.
+    unseen = clf.prepare(X[:3], np.array([0, 1, 7]))
+    assert int(unseen.targets.max()) < 3
+
+
+def test_neighbors_prepare_knn(blobs):
+    X = blobs[0]
+    data = make_objective("neighbors", N_FEATURES, N_COMPONENTS).prepare(X)
+    assert isinstance(data, LossData) and len(data) == len(X)
+    assert data.knn.shape == (len(X), 15)
+    assert not (data.knn == torch.arange(len(X))[:, None]).any()  # a row is not its own neighbour
+    small = make_objective("neighbors", N_FEATURES, N_COMPONENTS).prepare(X[:4])
+    assert small.knn.shape == (4, 3)
+    with pytest.raises(ValueError):
+        make_objective("neighbors", N_FEATURES, N_COMPONENTS).prepare(X[:1])
+
+
+@pytest.mark.parametrize("name,target", [
+    ("neighbors", None), ("reconstruction", None), ("contrastive", None),
+    ("supervised", "classes"), ("supervised", "continuous"),
+])
+def test_objective_training_lowers_validation_loss(blobs, name, target):
+    X, y, y_cont = blobs
+    y_used = {"classes": y, "continuous": y_cont, None: None}[target]
+    encoder, objective, train, valid = setup(name, X, y_used)
+    before = evaluate_loss(encoder, objective, valid)
+    # InfoNCE on three blobs learns slowly: more epochs at a gentler rate.
+    epochs, lr = (30, 3e-3) if name == "contrastive" else (15, 1e-2)
+    with seeded(0):
+        result = train_candidate(encoder, objective, train, valid, max_epochs=epochs, batch_size=32,
+                                 learning_rate=lr, patience=None)
+    after = evaluate_loss(encoder, objective, valid)
+    assert math.isfinite(before) and math.isfinite(after)
+    assert after < before, (name, target, before, after)
+    assert result.n_epochs == epochs and len(result.history) == epochs
+    assert all(math.isfinite(h["train_loss"]) and math.isfinite(h["valid_loss"]) for h in result.history)
+    assert 1 <= result.best_epoch <= epochs
+    assert result.best_valid_loss == pytest.approx(min(h["valid_loss"] for h in result.history))
+    assert not encoder.training  # left in eval mode
+    # The validation loss is deterministic and the best state was restored.
+    assert after == pytest.approx(result.best_valid_loss, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["neighbors", "contrastive"])
+def test_evaluate_loss_is_deterministic_and_leaves_global_rng(blobs, name):
+    encoder, objective, _, valid = setup(name, blobs[0])
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        state = torch.get_rng_state()
+        first = evaluate_loss(encoder, objective, valid)
+        assert torch.equal(torch.get_rng_state(), state)
+        torch.manual_seed(1)
+        assert evaluate_loss(encoder, objective, valid) == first
+    assert math.isfinite(first)
+
+
+def test_evaluate_loss_restores_training_mode(blobs):
+    encoder, objective, train, _ = setup("reconstruction", blobs[0])
+    encoder.train()
+    objective.train()
+    loss = evaluate_loss(encoder, objective, train)
+    assert math.isfinite(loss)
+    assert encoder.training and objective.training
+    encoder.eval()
+    evaluate_loss(encoder, objective, train)
+    assert not encoder.training
+
+
+# -- train_candidate ------------------------------------------------------------
+def test_train_candidate_nan_raises(blobs):
+    X = blobs[0]
+    objective = make_objective("reconstruction", N_FEATURES, N_COMPONENTS)
+    train, valid = objective.prepare(X[:150]), objective.prepare(X[150:])
+    with pytest.raises(CandidateFailure, match="non-finite") as info:
+        train_candidate(NaNModule(), objective, train, valid, max_epochs=3, batch_size=32)
+    assert "non-finite" in info.value.reason
+    assert isinstance(info.value, RuntimeError)
+
+
+@pytest.mark.parametrize("patience", [1, 3])
+def test_train_candidate_patience_stops_early(blobs, patience):
+    encoder, objective, train, valid = setup("reconstruction", blobs[0])
+    # A learning rate so small that the validation loss plateaus (below the 1e-4 relative threshold).
+    result = train_candidate(encoder, objective, train, valid, max_epochs=20, batch_size=32,
+                             learning_rate=1e-10, weight_decay=0.0, patience=patience)
+    losses = [h["valid_loss"] for h in result.history]
+    assert max(losses) - min(losses) < 1e-4 * abs(losses[0])  # verify the plateau
+    assert result.stopped_early
+    assert result.n_epochs == patience + 1
+    assert result.best_epoch == 1
+    assert not result.timed_out
+
+
+def test_train_candidate_without_patience_runs_all_epochs(blobs):
+    encoder, objective, train, valid = setup("reconstruction", blobs[0])
+    result = train_candidate(encoder, objective, train, valid, max_epochs=4, batch_size=32,
+                             learning_rate=1e-10, weight_decay=0.0, patience=None)
+    assert result.n_epochs == 4 and not result.stopped_early
+
+
+def test_train_candidate_without_valid_uses_train_loss(blobs):
+    encoder, objective, train, _ = setup("reconstruction", blobs[0])
+    result = train_candidate(encoder, objective, train, None, max_epochs=3, batch_size=32, patience=None)
+    assert all(h["valid_loss"] == h["train_loss"] for h in result.history)
+
+
+def test_train_candidate_identity_has_nothing_to_train(blobs):
+    X = blobs[0]
+    encoder, objective, train, valid = setup("neighbors", X, arch=Architecture(head="identity"))
+    result = train_candidate(encoder, objective, train, valid, max_epochs=5)
+    assert isinstance(result, TrainResult)
+    assert result.history == [] and result.n_epochs == 0 and result.best_epoch == 0
+    assert math.isnan(result.best_valid_loss)
+    assert not result.stopped_early and not result.timed_out
+    assert torch.equal(embed(encoder, X), X)
+
+
+def test_train_candidate_deterministic_under_seeded(blobs):
+    X = blobs[0]
+    arch = Architecture((Block("linear", 16, norm="batchnorm", dropout=0.2), Block("gated", 8)))
+
+    def run():
+        with seeded(0):
+            encoder, objective, train, valid = setup("neighbors", X, arch=arch)
+            result = train_candidate(encoder, objective, train, valid, max_epochs=3, batch_size=32, patience=None)
+        return encoder, result
+
+    enc1, res1 = run()
+    enc2, res2 = run()
+    assert state_equal(enc1, enc2)
+    assert [h["valid_loss"] for h in res1.history] == [h["valid_loss"] for h in res2.history]
+    # A different seed gives different weights (the check above is not vacuous).
+    with seeded(5):
+        enc3, _, train, valid = setup("neighbors", X, arch=arch, seed=5)
+    assert not state_equal(enc1, enc3)
+
+
+def test_train_candidate_max_time_zero_stops_after_first_epoch(blobs):
+    encoder, objective, train, valid = setup("reconstruction", blobs[0])
+    result = train_candidate(encoder, objective, train, valid, max_epochs=10, batch_size=32, max_time=0.0,
+                             patience=None)
+    assert result.timed_out
+    assert result.n_epochs == 1 and len(result.history) == 1
+    assert not result.stopped_early
+
+
+# -- FeatureNet / make_final_net ------------------------------------------------
+def make_net(name, X, arch=ARCH, max_epochs=6, seed=0):
+    with seeded(seed):
+        encoder = build_network(arch, N_FEATURES, N_COMPONENTS)
+        objective = make_objective(name, N_FEATURES, encoder.n_outputs)
+        net = make_final_net(encoder, objective, max_epochs=max_epochs, batch_size=32, learning_rate=1e-2,
+                             weight_decay=1e-5, device="cpu")
+        net.initialize()
+    return net, objective.prepare(X)
+
+
+def test_feature_net_trains_and_pickles(blobs):
+    X = blobs[0]
+    net, data = make_net("reconstruction", X)
+    assert isinstance(net, FeatureNet)
+    assert isinstance(net.module_, ObjectiveModel)
+    assert net.optimizer_ is not None
+    encoder = net.module_.encoder
+    with seeded(0):
+        net.fit_data(data)
+    assert len(net.history) == 6
+    losses = net.history[:, "train_loss"]
+    assert all(math.isfinite(v) for v in losses)
+    assert losses[-1] < losses[0]
+    assert net.loss_data is None
+    assert net.module_.encoder is encoder  # trained in place, not re-created
+    with torch.no_grad():
+        expected = embed(net.module_.encoder, X)
+    restored = pickle.loads(pickle.dumps(net))
+    assert restored.loss_data is None
+    assert len(restored.history) == 6
+    got = embed(restored.module_.encoder, X)
+    assert torch.equal(got, expected)
+    assert state_equal(restored.module_, net.module_)
+
+
+def test_feature_net_state_does_not_pickle_rows(blobs):
+    X = blobs[0]
+    net, data = make_net("reconstruction", X)
+    net.loss_data = data  # e.g. pickled in the middle of training
+    assert net.__getstate__()["loss_data"] is None
+    assert pickle.loads(pickle.dumps(net)).loss_data is None
+
+
+def test_feature_net_loss_matches_objective(blobs):
+    X = blobs[0]
+    net, data = make_net("neighbors", X, max_epochs=3)
+    with seeded(0):
+        net.fit_data(data)
+    assert len(net.history) == 3
+    assert all(math.isfinite(v) for v in net.history[:, "train_loss"])
+    assert net.loss_data is None
+
+
+def test_feature_net_nan_raises_candidate_failure(blobs):
+    X = blobs[0]
+    objective = make_objective("reconstruction", N_FEATURES, N_COMPONENTS)
+    net = make_final_net(NaNModule(), objective, max_epochs=3, batch_size=32, learning_rate=1e-2,
+                         weight_decay=0.0, device="cpu")
+    with pytest.raises(CandidateFailure, match="non-finite"):
+        net.fit_data(objective.prepare(X))
+    assert net.loss_data is None
+
+
+def test_feature_net_identity_encoder_has_no_optimizer(blobs):
+    net, _ = make_net("neighbors", blobs[0], arch=Architecture(head="identity"))
+    assert net.initialized_
+    assert net.optimizer_ is None
+    # With a trainable objective (decoder) there is something to optimise again.
+    net2, _ = make_net("reconstruction", blobs[0], arch=Architecture(head="identity"))
+    assert net2.optimizer_ is not None
+
+
+# -- embed ----------------------------------------------------------------------
+def test_embed_batched_equals_full_forward(blobs):
+    X = blobs[0]
+    arch = Architecture((Block("linear", 16, norm="batchnorm", dropout=0.3), Block("attention", 8)))
+    with seeded(0):
+        encoder = build_network(arch, N_FEATURES, N_COMPONENTS)
+    encoder.train()
+    encoder(X)  # update BatchNorm running stats so eval differs from train mode
+    out = embed(encoder, X, batch_size=37)
+    assert not encoder.training
+    with torch.no_grad():
+        full = encoder(X)
+    assert out.shape == (len(X), N_COMPONENTS)
+    torch.testing.assert_close(out, full, rtol=1e-5, atol=1e-6)
+    assert not out.requires_grad
+    # A single-row batch works in eval mode.
+    torch.testing.assert_close(embed(encoder, X[:1]), full[:1], rtol=1e-5, atol=1e-6)
+
+
+def test_embed_empty_input_has_output_width(blobs):
+    X = blobs[0]
+    encoder = build_network(ARCH, N_FEATURES, N_COMPONENTS)
+    assert embed(encoder, X[:0]).shape == (0, N_COMPONENTS)
