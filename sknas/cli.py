@@ -7,7 +7,7 @@ import sys
 import time
 
 
-def run_demo(n_samples=2000, max_trials=8, random_state=0, threads=None, out=sys.stdout):
+def run_demo(n_samples=2000, max_trials=16, random_state=0, threads=None, out=sys.stdout):
     """Segment the bundled customer table end to end and compare with classical recipes.
 
     Search a feature map with :class:`~sknas.RandomFeatureSearch`, retrain it,
@@ -75,7 +75,7 @@ def main(argv=None):
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="segment the bundled customer table and compare with classical recipes")
     demo.add_argument("--n-samples", type=int, default=2000)
-    demo.add_argument("--max-trials", type=int, default=8)
+    demo.add_argument("--max-trials", type=int, default=16)
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)

@@ -14,7 +14,7 @@ import math
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback, GradientNormClipping
+from skorch.callbacks import Callback
 from torch import nn
 
 from .trainer import CandidateFailure, iterate_batches
@@ -58,22 +58,25 @@ class FeatureNet(NeuralNet):
     ``module_.encoder`` is the trained feature map.
     """
 
-    def __init__(self, module, *, loss_data=None, **kwargs):
+    def __init__(self, module, *, loss_data=None, grad_clip=10.0, **kwargs):
         kwargs.setdefault("criterion", nn.Identity)  # the objective computes the loss
         kwargs.setdefault("train_split", None)
         kwargs.setdefault("verbose", 0)
         super().__init__(module, **kwargs)
         self.loss_data = loss_data
+        self.grad_clip = grad_clip
 
     def fit_data(self, loss_data, epochs=None):
         """Train on ``loss_data`` (rows already on ``self.device``)."""
         self.loss_data = loss_data
+        self._learnable = [p for _, p in self.get_all_learnable_params()]
         try:
             # skorch only needs X to know the number of rows; batches are index slices.
             # partial_fit keeps the module as initialised (seeded) by the caller.
             return self.partial_fit(torch.arange(len(loss_data)), None, epochs=epochs)
         finally:
             self.loss_data = None  # never keep (or pickle) the training rows
+            del self._learnable  # parameter references must not be pickled beside module_
 
     def initialize_optimizer(self, *args, **kwargs):
         # A map without weights (the identity fallback) has nothing to optimise.
@@ -91,6 +94,18 @@ class FeatureNet(NeuralNet):
         loss.backward()
         return {"loss": loss, "y_pred": None}
 
+    def train_step(self, batch, **fit_params):
+        # skorch's step without the optimizer closure and step accumulator (both
+        # for L-BFGS-style optimizers); callbacks still see on_grad_computed.
+        self._zero_grad_optimizer()
+        step = self.train_step_single(batch, **fit_params)
+        if self.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self._learnable, self.grad_clip)
+        self.notify("on_grad_computed", named_parameters=self.get_all_learnable_params(), batch=batch,
+                    training=True)
+        self.optimizer_.step()
+        return step
+
     def __getstate__(self):
         state = super().__getstate__()
         state["loss_data"] = None
@@ -102,6 +117,7 @@ def make_final_net(encoder, objective, *, max_epochs, batch_size, learning_rate,
     """The skorch net that retrains the chosen architecture (same optimiser as the search)."""
     return FeatureNet(
         ObjectiveModel(encoder, objective),
+        grad_clip=grad_clip,
         # A partial, not optimizer__weight_decay: skorch only registers the
         # "optimizer__" prefix once an optimizer exists, and the identity map has none.
         optimizer=functools.partial(torch.optim.AdamW, weight_decay=weight_decay),
@@ -109,5 +125,5 @@ def make_final_net(encoder, objective, *, max_epochs, batch_size, learning_rate,
         max_epochs=max_epochs,
         batch_size=batch_size,
         device=str(device),
-        callbacks=[("grad_clip", GradientNormClipping(grad_clip)), ("finite", NonFiniteLossGuard())],
+        callbacks=[("finite", NonFiniteLossGuard())],
     )
