@@ -10,6 +10,7 @@ A new search method is one file with a subclass that implements ``_propose``.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import time
@@ -42,6 +43,8 @@ from .training import (
 #: Below this many rows the train/validation split would leave too little on
 #: either side; both then use all rows (documented under ``validation_fraction``).
 MIN_ROWS_TO_SPLIT = 20
+#: Rows standardised and moved to the device at a time in ``transform`` (bounds its memory).
+TRANSFORM_CHUNK_ROWS = 65536
 _SEED_MAX = 2**31 - 1
 _WEIGHT_DECAY = 1e-5
 _PATIENCE = 5
@@ -178,19 +181,16 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         reject_non_numeric_columns(X)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
         encoder = self.net_.module_.encoder
-        device = next(encoder.parameters()).device if any(True for _ in encoder.parameters()) else "cpu"
+        first_weight = next(encoder.parameters(), None)  # the identity map has none
+        device = first_weight.device if first_weight is not None else torch.device("cpu")
         out = np.empty((len(X), self.n_components_), dtype=X.dtype)
-        step = self._transform_rows()
+        step = TRANSFORM_CHUNK_ROWS
         encoder.eval()
         with torch.no_grad():
             for start in range(0, len(X), step):  # bounded memory: one slice on the device at a time
                 chunk = torch.as_tensor(self._standardizer.transform(X[start:start + step]), device=device)
                 out[start:start + step] = embed(encoder, chunk).cpu().numpy()
         return out
-
-    @staticmethod
-    def _transform_rows():
-        return 65536
 
     @property
     def _n_features_out(self):
@@ -204,8 +204,6 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
 
 def _cpu_copy(module):
-    import copy
-
     return copy.deepcopy(module).to("cpu")
 
 

@@ -480,3 +480,13 @@ def test_transform_with_other_number_of_features_raises(make, customers):
         est.transform(X[:, :5])
     with pytest.raises(ValueError, match="features"):
         est.transform(np.hstack([X, X[:, :1]]))
+
+
+def test_transform_in_chunks_equals_one_pass(customers, monkeypatch):
+    import sknas.base
+
+    X, _ = customers
+    est = make_map().fit(X)
+    whole = est.transform(X)
+    monkeypatch.setattr(sknas.base, "TRANSFORM_CHUNK_ROWS", 7)  # 300 rows -> 43 chunks
+    np.testing.assert_array_equal(est.transform(X), whole)
