@@ -2,13 +2,14 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sknas import NeuralFeatureMap, RandomFeatureSearch
+from sknas import DARTSFeatureSearch, NeuralFeatureMap, RandomFeatureSearch
 
 from .conftest import FAST, FAST_SEARCH
 
 ESTIMATORS = [
     NeuralFeatureMap(n_components=2, **FAST),
     RandomFeatureSearch(n_components=2, n_clusters=3, **FAST_SEARCH),
+    DARTSFeatureSearch(n_components=2, n_clusters=3, warmup_epochs=1, **FAST_SEARCH),
 ]
 
 
