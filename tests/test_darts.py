@@ -185,11 +185,12 @@ def _force_skip(self, net, objective, train, valid, idx, v_idx, weights, alphas,
 def test_skip_share_stop_keeps_alpha_from_before(customers, monkeypatch):
     monkeypatch.setattr(DARTSFeatureSearch, "_arch_step", _force_skip)
     X, _ = customers
-    search = _fit(X, max_epochs=4, search_space={"widths": (8,), "max_depth": 3}, skip_share_stop=0.5)
+    search = _fit(X, max_epochs=8, search_space={"widths": (8,), "max_depth": 3}, skip_share_stop=0.5)
     assert search.stopped_early_ is True
-    assert len(search.alpha_history_) == 2  # warmup epoch, then the epoch that triggered the stop
-    assert search.skip_share_history_ == [0.0, 2 / 3]
-    # the alpha from before that epoch (uniform) is what was discretised: no skip anywhere
+    # warmup epoch, then three skip-heavy epochs in a row (the patience) trigger the stop
+    assert len(search.alpha_history_) == 4
+    assert search.skip_share_history_ == [0.0, 2 / 3, 2 / 3, 2 / 3]
+    # the alpha from before that run (uniform) is what was discretised: no skip anywhere
     assert all(b.op not in ("skip", "zero") for b in search.supernet_architecture_.blocks)
 
 
@@ -243,3 +244,28 @@ def test_params_stored_untouched_and_validated(customers):
                 {"warmup_epochs": -1}, {"max_skip": -1}, {"skip_share_stop": 1.5}):
         with pytest.raises(InvalidParameterError):
             DARTSFeatureSearch(**{**FAST_DARTS, **bad}).fit(X)
+
+
+def test_supernet_score_is_recorded_next_to_the_retrained_score(customers):
+    X, _ = customers
+    search = _fit(X)
+    darts = [r for r in search.search_history_ if r["source"] == "darts"]
+    assert len(darts) == 1
+    assert darts[0]["supernet_score"] == search.supernet_score_
+    assert np.isfinite(search.supernet_score_) or search.supernet_score_ == -np.inf
+    assert [len(ops) for ops in search.supernet_layer_ops_] == [len(a) for a in search.alpha_history_[0]]
+
+
+def test_grid_search_with_label_free_scorer(customers):
+    from sklearn.cluster import KMeans
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    from sknas.metrics import silhouette_scorer
+
+    X, _ = customers
+    pipe = make_pipeline(DARTSFeatureSearch(n_components=2, n_clusters=3, **FAST_DARTS), KMeans(3, n_init=2))
+    grid = GridSearchCV(pipe, {"dartsfeaturesearch__order": ["first", "second"]}, scoring=silhouette_scorer,
+                        cv=2).fit(X)
+    assert np.isfinite(grid.best_score_)
+    assert grid.best_params_["dartsfeaturesearch__order"] in ("first", "second")

