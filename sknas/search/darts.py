@@ -138,12 +138,12 @@ def skip_share(supernet):
 
 
 def edge_entropy(supernet):
-    """Mean entropy (nats) of the per-layer op distributions softmax(alpha)."""
+    """Entropy (nats) of each layer's op distribution softmax(alpha); ``log(n_ops)`` is undecided."""
     values = []
     for a in supernet.alphas:
         p = torch.softmax(a.detach().double(), dim=0)
         values.append(float(-(p * torch.log(p.clamp_min(1e-30))).sum()))
-    return float(np.mean(values))
+    return np.array(values)
 
 
 def capped_path(supernet, max_skip):
@@ -313,8 +313,9 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         with ``source`` set to ``"darts"`` or ``"fallback"``.
     alpha_history_ : list of list of ndarray
         Per supernet epoch, ``softmax(alpha)`` of every layer (after the epoch).
-    edge_entropy_history_ : list of float
-        Per epoch, the mean entropy of the layers' op distributions.
+    edge_entropy_history_ : list of ndarray
+        Per epoch, the entropy of each layer's (edge's) op distribution; it
+        starts at ``log(n_ops)`` and falls as the layer decides.
     skip_share_history_ : list of float
         Per epoch, the share of layers whose strongest op is skip or zero.
     supernet_history_ : list of dict
@@ -525,7 +526,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
                                            "alpha_updated": update_alpha, "dur": time.perf_counter() - t0})
             if self.verbose:
                 print(f"[DARTS] epoch {epoch}: train {train_loss:.4f} valid {valid_loss:.4f} "
-                      f"entropy {self.edge_entropy_history_[-1]:.3f} skip share {share:.2f}")
+                      f"mean entropy {self.edge_entropy_history_[-1].mean():.3f} skip share {share:.2f}")
             if update_alpha and self.skip_share_stop is not None and share > self.skip_share_stop:
                 # A single skip-heavy epoch is often the argmax flickering while alpha is
                 # still near uniform; stop only when it persists, and go back to the alpha
