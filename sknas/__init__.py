@@ -7,12 +7,13 @@ tabular data, to put ahead of ``KMeans`` or ``GaussianMixture`` in a pipeline.
 from .base import BaseFeatureSearch, SearchFailedError
 from .neural_map import NeuralFeatureMap
 from .search.darts import DARTSFeatureSearch
+from .search.evolution import EvoFeatureSearch
 from .search.random import RandomFeatureSearch
 from .space import Architecture, Block, SearchSpace
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Architecture", "BaseFeatureSearch", "Block", "DARTSFeatureSearch", "NeuralFeatureMap", "RandomFeatureSearch",
-    "SearchFailedError", "SearchSpace", "__version__",
+    "Architecture", "BaseFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch", "NeuralFeatureMap",
+    "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__",
 ]

@@ -19,9 +19,10 @@ from abc import abstractmethod
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
+from joblib import Parallel, delayed, parallel_config
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
+from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -207,6 +208,12 @@ def _cpu_copy(module):
     return copy.deepcopy(module).to("cpu")
 
 
+def _contiguous(X):
+    """A writable C-ordered float32 copy when needed: rows arriving through joblib or Dask may be
+    read-only or in another layout, and torch's kernels round differently on other layouts."""
+    return np.array(X, dtype=np.float32, order="C", copy=not (X.flags.c_contiguous and X.flags.writeable))
+
+
 def _evaluate_candidate(architecture, seed, data, settings):
     """Train and score one candidate; never raises for a candidate's own fault.
 
@@ -219,18 +226,25 @@ def _evaluate_candidate(architecture, seed, data, settings):
         torch.set_num_threads(settings["n_threads"])
     n_features = data["X_train"].shape[1]
     try:
-        with seeded(seed, device):
+        # Parallelism is across candidates, never inside one: under a Dask or other joblib
+        # backend, scikit-learn's own Parallel calls (k-NN search) would otherwise secede and
+        # let a second candidate run in this process at the same time.
+        with parallel_config(backend="sequential"), seeded(seed, device):
             encoder = build_network(architecture, n_features, settings["n_components"])
             objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
-            train = objective.prepare(torch.as_tensor(data["X_train"], device=device), data["y_train"])
-            valid = objective.prepare(torch.as_tensor(data["X_valid"], device=device), data["y_valid"])
+            train = objective.prepare(torch.as_tensor(_contiguous(data["X_train"]), device=device), data["y_train"])
+            valid = objective.prepare(torch.as_tensor(_contiguous(data["X_valid"]), device=device), data["y_valid"])
             result = train_candidate(encoder, objective, train, valid, max_epochs=settings["max_epochs"],
                                      batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
                                      weight_decay=_WEIGHT_DECAY, patience=_PATIENCE, max_time=settings["max_time"])
             Z = embed(encoder, valid.X).cpu().numpy().astype(np.float64)
         validation_loss = result.best_valid_loss if result.n_epochs else math.nan
-        scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
-                                 X=data["X_valid"], validation_loss=validation_loss, random_state=seed)
+        # One BLAS/OpenMP thread: KMeans' floating-point sums depend on the thread count,
+        # and a score must not change with n_jobs or the parallel backend (Dask workers
+        # run with one thread). Scoring uses at most a few thousand rows, so this is cheap.
+        with threadpool_limits(limits=1), parallel_config(backend="sequential"):
+            scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
+                                     X=data["X_valid"], validation_loss=validation_loss, random_state=seed)
         record.update(score=scored.score, valid=scored.valid, reason=scored.reason,
                       validation_loss=validation_loss, n_epochs=result.n_epochs,
                       neighbor_preservation=scored.details.get("neighbor_preservation"))
@@ -316,9 +330,15 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         return best["architecture"]
 
     def _search(self, space, context):
-        """Ask the strategy for candidates until the budget is spent; return the history."""
+        """Ask the strategy for candidates until the budget is spent; return the history.
+
+        A proposal is an Architecture, or ``(Architecture, info)`` where ``info``
+        (e.g. the parents) is copied into its record.  A genome already
+        evaluated at the same fidelity is never retrained: its record is reused
+        with ``cached=True``.
+        """
         rng = context["rng"]
-        history = []
+        history, cache = [], {}
         settings = self._candidate_settings()
         data = {k: context[k] for k in ("X_train", "X_valid", "y_train", "y_valid")}
         progress = self._progress_bar()
@@ -326,14 +346,31 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         try:
             # The first batch always runs, so even a tiny max_time yields a model.
             while len(history) < self.max_trials and not (history and self._out_of_time(context)):
-                candidates = self._propose(space, rng, history, self.max_trials - len(history))
-                if not candidates:
+                proposals = self._propose(space, rng, history, self.max_trials - len(history))
+                if not proposals:
                     break
-                candidates = candidates[: self.max_trials - len(history)]
-                seeds = [int(rng.randint(_SEED_MAX)) for _ in candidates]
-                records = self._evaluate_many(candidates, seeds, data, settings)
-                for record in records:
-                    record.update(trial=len(history), step=step)
+                proposals = [p if isinstance(p, tuple) else (p, {}) for p in proposals]
+                proposals = proposals[: self.max_trials - len(history)]
+                seeds = [int(rng.randint(_SEED_MAX)) for _ in proposals]
+                step_data, step_settings, fidelity = self._fidelity(step, data, settings, rng)
+                fresh, seen = [], set()  # first occurrence of each genome not yet in the cache
+                for i, (arch, _) in enumerate(proposals):
+                    if (arch, fidelity) not in cache and arch not in seen:
+                        fresh.append(i)
+                        seen.add(arch)
+                evaluated = self._evaluate_many([proposals[i][0] for i in fresh], [seeds[i] for i in fresh],
+                                                step_data, step_settings)
+                for i, record in zip(fresh, evaluated):
+                    cache[(proposals[i][0], fidelity)] = record
+                for arch, info in proposals:
+                    record = cache[(arch, fidelity)]
+                    if record.get("trial") is not None:  # seen before: reuse, do not retrain
+                        record = {**record, "cached": True, "time": 0.0}
+                    else:
+                        record["cached"] = False
+                    record = {**record, **info, "fidelity": fidelity, "trial": len(history), "step": step}
+                    if not record["cached"]:
+                        cache[(arch, fidelity)] = record
                     history.append(record)
                     if progress is not None:
                         progress.update(1)
@@ -344,6 +381,14 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             if progress is not None:
                 progress.close()
         return history
+
+    def _fidelity(self, step, data, settings, rng):
+        """Data, settings and a hashable fidelity key for the candidates of ``step``.
+
+        The default is full fidelity; strategies that train cheaply first
+        (fewer epochs, a row subsample) override it.
+        """
+        return data, settings, None
 
     def _candidate_settings(self):
         return {

@@ -232,3 +232,28 @@ class SearchSpace:
                 if i < len(pick):
                     child.append(pick[i])
         return Architecture(tuple(child[: self.max_depth]))
+
+
+_BLOCK_FIELDS = tuple(f.name for f in fields(Block))
+
+
+def genotype_distance(a, b):
+    """Number of decisions that differ between two Architectures.
+
+    Blocks are compared position by position (one point per differing field);
+    each block only one of them has counts as all its fields; a different
+    head counts one.  Symmetric, zero only for equal Architectures.
+
+    Examples
+    --------
+    >>> from sknas.space import Architecture, Block, genotype_distance
+    >>> a = Architecture((Block("linear", 64),))
+    >>> genotype_distance(a, Architecture((Block("linear", 32),)))
+    1
+    >>> genotype_distance(a, Architecture(()))
+    6
+    """
+    distance = int(a.head != b.head)
+    for block_a, block_b in zip(a.blocks, b.blocks):
+        distance += sum(getattr(block_a, f) != getattr(block_b, f) for f in _BLOCK_FIELDS)
+    return distance + len(_BLOCK_FIELDS) * abs(a.depth - b.depth)

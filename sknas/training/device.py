@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 
 import torch
+
+# torch's global generator is one per process; two seeded blocks running at once in
+# threads of one process (thread backends, Dask workers) would interleave their draws.
+_GLOBAL_RNG_LOCK = threading.RLock()
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -38,10 +43,12 @@ def seeded(seed, device=None):
 
     Weight initialisation and dropout draw from torch's global generator; forking
     it keeps runs reproducible without ever changing the user's random state.
+    Seeded blocks of one process run one at a time (a re-entrant lock), so
+    concurrent threads cannot interleave their draws.
     """
     devices = []
     if device is not None and torch.device(device).type == "cuda":
         devices = [torch.device(device).index or 0]
-    with torch.random.fork_rng(devices=devices, enabled=True):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices, enabled=True):
         torch.manual_seed(int(seed))
         yield

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.multiclass import type_of_target
+from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.nn import functional as F
 
@@ -74,7 +75,7 @@ class Objective(nn.Module):
         """Build the :class:`LossData` of rows ``X`` (a float tensor on the device)."""
         return LossData(X)
 
-    def loss(self, encoder, data, idx):  # pragma: no cover - abstract
+    def loss(self, encoder, data, idx, reduction="mean"):  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -98,24 +99,58 @@ class NeighborsObjective(Objective):
         if k < 1:
             raise ValueError("The neighbors objective needs at least 2 rows.")
         rows = X.detach().cpu().numpy()
-        _, ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows)
+        # One thread: sklearn's chunked distance kernels round (and so break near-ties)
+        # differently per thread count, and the graph must not depend on n_jobs or Dask.
+        with threadpool_limits(limits=1):
+            _, ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows)
         return LossData(X, knn=torch.as_tensor(ind[:, 1:], dtype=torch.long, device=X.device))
 
-    def loss(self, encoder, data, idx):
+    def loss(self, encoder, data, idx, reduction="mean"):
+        """Mean loss of the anchor rows ``idx``.
+
+        ``encoder`` may return ``(n, k)`` (one network) or ``(P, n, k)`` (a
+        population, see :mod:`sknas.training.population`); see
+        :func:`reduce_population_loss` for ``reduction``.  Every candidate of a
+        population sees the same sampled neighbours and negatives.
+        """
         pick = torch.randint(data.knn.shape[1], (len(idx),), device=idx.device)
         pos = data.knn[idx, pick]
         z = encoder(data.X[torch.cat([idx, pos])])
-        z_i, z_j = z[: len(idx)], z[len(idx):]
+        n = len(idx)
+        z_i, z_j = z[..., :n, :], z[..., n:, :]
         attract = -torch.log(_umap_q(z_i, z_j) + 1e-8)
         repel = 0.0
         for _ in range(self.n_negatives):
-            z_neg = z_j[torch.randperm(len(idx), device=idx.device)]
+            z_neg = z_j[..., torch.randperm(n, device=idx.device), :]
             repel = repel - torch.log(1.0 - _umap_q(z_i, z_neg) + 1e-8)
-        return (attract + repel).mean()
+        return reduce_population_loss(attract + repel, reduction)
+
+
+def reduce_population_loss(per_row, reduction="mean"):
+    """Reduce per-row losses ``(n,)`` or ``(P, n)`` to each candidate's mean.
+
+    ``reduction="mean"``: the mean for one network; for a population the SUM
+    over candidates of each candidate's mean, so every candidate's gradient is
+    the one it would get alone.  ``"none"``: the per-candidate means, shape
+    ``(P,)`` (a 0-d tensor for one network).
+    """
+    if reduction not in ("mean", "none"):
+        raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
+    if per_row.dim() == 1:
+        return per_row.mean()
+    per_candidate = per_row.mean(dim=-1)
+    return per_candidate if reduction == "none" else per_candidate.sum()
+
+
+def _single_network_only(z, name):
+    if z.dim() != 2:
+        raise ValueError(f"The {name} objective does not support populations (a {z.dim()}-D embedding); "
+                         "train those candidates one at a time with train_candidate.")
+    return z
 
 
 def _umap_q(a, b):
-    d2 = ((a - b) ** 2).sum(dim=1)
+    d2 = ((a - b) ** 2).sum(dim=-1)
     return 1.0 / (1.0 + _UMAP_A * d2.clamp_min(1e-12) ** _UMAP_B)
 
 
@@ -126,9 +161,9 @@ class ReconstructionObjective(Objective):
         super().__init__()
         self.decoder = nn.Sequential(nn.Linear(n_outputs, hidden), nn.ReLU(), nn.Linear(hidden, n_features))
 
-    def loss(self, encoder, data, idx):
+    def loss(self, encoder, data, idx, reduction="mean"):
         x = data.X[idx]
-        return F.mse_loss(self.decoder(encoder(x)), x)
+        return F.mse_loss(self.decoder(_single_network_only(encoder(x), "reconstruction")), x)
 
 
 class ContrastiveObjective(Objective):
@@ -145,12 +180,13 @@ class ContrastiveObjective(Objective):
         self.temperature = temperature
         self.projection = nn.Sequential(nn.Linear(n_outputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden))
 
-    def loss(self, encoder, data, idx):
+    def loss(self, encoder, data, idx, reduction="mean"):
         x = data.X[idx]
         donors = data.X[torch.randint(len(data.X), (len(idx),), device=idx.device)]
         mask = torch.rand(x.shape, device=x.device) < self.corruption
         view = torch.where(mask, donors, x)
-        h = F.normalize(self.projection(encoder(torch.cat([x, view]))), dim=1)
+        z = _single_network_only(encoder(torch.cat([x, view])), "contrastive")
+        h = F.normalize(self.projection(z), dim=1)
         h1, h2 = h[: len(idx)], h[len(idx):]
         logits = h1 @ h2.T / self.temperature
         target = torch.arange(len(idx), device=idx.device)
@@ -184,8 +220,8 @@ class SupervisedObjective(Objective):
             targets = torch.as_tensor(y.reshape(len(y), -1).astype(np.float32), device=X.device)
         return LossData(X, targets=targets)
 
-    def loss(self, encoder, data, idx):
-        out = self.predictor(encoder(data.X[idx]))
+    def loss(self, encoder, data, idx, reduction="mean"):
+        out = self.predictor(_single_network_only(encoder(data.X[idx]), "supervised"))
         if self.task == "classification":
             return F.cross_entropy(out, data.targets[idx])
         return F.mse_loss(out, data.targets[idx])
