@@ -109,3 +109,49 @@ def plot_architecture(architecture, n_features=None, n_components=None, ax=None)
     ax.set_ylim(-0.2, 1.6)
     ax.axis("off")
     return ax
+
+
+def plot_evolution(search, axes=None):
+    """Draw an evolutionary search's fitness (best, median, worst) and diversity per generation.
+
+    Parameters
+    ----------
+    search : EvoFeatureSearch
+        A fitted evolutionary search (it has ``generation_stats_``).
+    axes : pair of matplotlib Axes, optional
+
+    Returns
+    -------
+    axes : ndarray of two matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sknas import EvoFeatureSearch
+    >>> from sknas.datasets import make_customers
+    >>> from sknas.plotting import plot_evolution
+    >>> X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
+    >>> search = EvoFeatureSearch(n_components=3, population_size=3, max_trials=6, max_epochs=2,
+    ...                           random_state=0).fit(X)
+    >>> fitness_ax, diversity_ax = plot_evolution(search)
+    >>> [line.get_label() for line in fitness_ax.get_lines()]
+    ['best', 'median', 'worst']
+    """
+    check_is_fitted(search, "generation_stats_")
+    plt = _pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3))
+    axes = np.asarray(axes).ravel()
+    stats = search.generation_stats_
+    generations = [g["generation"] for g in stats]
+    for key in ("best", "median", "worst"):
+        axes[0].plot(generations, [g[key] for g in stats], marker="o", label=key)
+    axes[0].set_xlabel("generation")
+    axes[0].set_ylabel("fitness (label-free score)")
+    axes[0].legend(fontsize="small")
+    axes[1].plot(generations, [g["mean_distance"] for g in stats], marker="o", label="mean genotype distance")
+    axes[1].plot(generations, [g["n_distinct"] for g in stats], marker="s", label="distinct genomes")
+    axes[1].set_xlabel("generation")
+    axes[1].legend(fontsize="small")
+    return axes

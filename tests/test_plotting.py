@@ -36,3 +36,16 @@ def test_plot_architecture_draws_a_box_per_block_plus_input_and_head():
     texts = [t.get_text() for t in ax.texts if t.get_text()]  # arrows are empty annotations
     assert texts[0] == "input\n9" and texts[-1] == "linear head\n8"
     assert any("gated(64)" in t for t in texts)
+
+
+def test_plot_evolution_draws_fitness_and_diversity(customers):
+    from sknas import EvoFeatureSearch
+    from sknas.plotting import plot_evolution
+
+    X, _ = customers
+    search = EvoFeatureSearch(n_components=2, population_size=3, max_trials=6, **FAST,
+                              search_space={"widths": (8,), "max_depth": 1}).fit(X)
+    fitness_ax, diversity_ax = plot_evolution(search)
+    best = fitness_ax.get_lines()[0]
+    assert list(best.get_ydata()) == [g["best"] for g in search.generation_stats_]
+    assert len(diversity_ax.get_lines()) == 2
