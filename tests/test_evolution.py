@@ -162,3 +162,15 @@ def test_local_dask_cluster_matches_sequential(customers):
         [r["architecture"] for r in sequential.search_history_]
     assert [r["score"] for r in on_dask.search_history_] == [r["score"] for r in sequential.search_history_]
     np.testing.assert_array_equal(on_dask.transform(X), sequential.transform(X))
+
+
+def test_grid_search_with_label_free_scorer(customers):
+    from sklearn.model_selection import GridSearchCV
+
+    from sknas.metrics import silhouette_scorer
+
+    X, _ = customers
+    pipe = make_pipeline(EvoFeatureSearch(n_components=2, n_clusters=3, **FAST_EVO), KMeans(3, n_init=2))
+    grid = GridSearchCV(pipe, {"evofeaturesearch__aging": [True, False]}, scoring=silhouette_scorer, cv=2).fit(X)
+    assert np.isfinite(grid.best_score_)
+    assert grid.best_params_["evofeaturesearch__aging"] in (True, False)
