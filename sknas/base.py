@@ -239,22 +239,32 @@ def _evaluate_candidate(architecture, seed, data, settings):
                                      weight_decay=_WEIGHT_DECAY, patience=_PATIENCE, max_time=settings["max_time"])
             Z = embed(encoder, valid.X).cpu().numpy().astype(np.float64)
         validation_loss = result.best_valid_loss if result.n_epochs else math.nan
-        # One BLAS/OpenMP thread: KMeans' floating-point sums depend on the thread count,
-        # and a score must not change with n_jobs or the parallel backend (Dask workers
-        # run with one thread). Scoring uses at most a few thousand rows, so this is cheap.
-        with threadpool_limits(limits=1), parallel_config(backend="sequential"):
-            scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
-                                     X=data["X_valid"], validation_loss=validation_loss, random_state=seed)
-        record.update(score=scored.score, valid=scored.valid, reason=scored.reason,
-                      validation_loss=validation_loss, n_epochs=result.n_epochs,
-                      neighbor_preservation=scored.details.get("neighbor_preservation"))
+        score_candidate(record, Z, validation_loss, result.n_epochs, data, settings)
     except CandidateFailure as exc:
         record.update(status="failed", reason=exc.reason, score=-math.inf, valid=False)
     except (RuntimeError, ValueError) as exc:  # a layer that cannot be built or run on this data
         record.update(status="failed", reason=f"{type(exc).__name__}: {exc}".splitlines()[0],
                       score=-math.inf, valid=False)
-    record["params"] = architecture.n_params(n_features, settings["n_components"])
-    record["flops"] = architecture.flops(n_features, settings["n_components"])
+    return finish_record(record, n_features, settings, start)
+
+
+def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
+    """Score a trained candidate's validation embedding ``Z`` into its ``record``."""
+    # One BLAS/OpenMP thread: KMeans' floating-point sums depend on the thread count,
+    # and a score must not change with n_jobs or the parallel backend (Dask workers
+    # run with one thread). Scoring uses at most a few thousand rows, so this is cheap.
+    with threadpool_limits(limits=1), parallel_config(backend="sequential"):
+        scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
+                                 X=data["X_valid"], validation_loss=validation_loss, random_state=record["seed"])
+    record.update(score=scored.score, valid=scored.valid, reason=scored.reason, validation_loss=validation_loss,
+                  n_epochs=n_epochs, neighbor_preservation=scored.details.get("neighbor_preservation"))
+    return record
+
+
+def finish_record(record, n_features, settings, start):
+    """Add the cost columns (params, FLOPs, seconds) every history record carries."""
+    record["params"] = record["architecture"].n_params(n_features, settings["n_components"])
+    record["flops"] = record["architecture"].flops(n_features, settings["n_components"])
     record["time"] = time.perf_counter() - start
     return record
 

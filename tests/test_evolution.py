@@ -174,3 +174,23 @@ def test_grid_search_with_label_free_scorer(customers):
     grid = GridSearchCV(pipe, {"evofeaturesearch__aging": [True, False]}, scoring=silhouette_scorer, cv=2).fit(X)
     assert np.isfinite(grid.best_score_)
     assert grid.best_params_["evofeaturesearch__aging"] in (True, False)
+
+
+def test_batched_generations_match_the_contract(customers):
+    """batch_candidates=True trains batchable children as one model; records and results stay complete."""
+    X, _ = customers
+    search = EvoFeatureSearch(n_components=2, n_clusters=3, **FAST_EVO, batch_candidates=True).fit(X)
+    batched = [r for r in search.search_history_ if r.get("batched")]
+    assert batched, "no generation was batched"
+    for record in batched:
+        assert record["status"] == "ok" and np.isfinite(record["score"]) and record["time"] > 0
+        assert record["architecture"].head != "identity"  # the identity map is never batched
+    again = EvoFeatureSearch(n_components=2, n_clusters=3, **FAST_EVO, batch_candidates=True).fit(X)
+    assert [r["score"] for r in again.search_history_] == [r["score"] for r in search.search_history_]
+    assert search.transform(X).shape == (len(X), 2)
+
+
+def test_batching_is_off_by_default_on_cpu(customers):
+    X, _ = customers
+    search = EvoFeatureSearch(n_components=2, n_clusters=3, **FAST_EVO).fit(X)
+    assert not any(r.get("batched") for r in search.search_history_)
