@@ -7,8 +7,9 @@ padded to the generation's depth and, per layer, to the widest candidate:
 
 - a padding layer (beyond a candidate's depth) is an exact pass-through
   (``torch.where``, not arithmetic);
-- weights are multiplied by fixed 0/1 masks in forward, so padded entries stay
-  zero, get zero gradient, and hidden padded columns are exactly zero;
+- padded weight entries start at zero and receive exactly zero gradient (padded
+  inputs are zero and padded outputs never reach the loss; tested), so they stay
+  zero and hidden padded columns are exactly zero;
 - op, activation, norm, dropout and residual are selected per candidate by
   masks; LayerNorm statistics use each candidate's real width only, BatchNorm
   statistics are per column (padded columns are zero and masked out);
@@ -217,11 +218,6 @@ class PopulationNetwork(nn.Module):
             param("proj_weight", (R, Hin, Hout))
             param("proj_bias", (R, 1, Hout))
             buf("proj_idx", torch.tensor(proj, dtype=torch.long))
-            pm = torch.zeros(R, Hin, Hout)
-            for r, i in enumerate(proj):
-                pm[r, :win[i], :wout[i]] = 1.0
-            buf("proj_weight_mask", pm)
-            buf("proj_bias_mask", pm.amax(dim=1, keepdim=True))
         slot["res_id"] = bool(res_id)
         if res_id:
             buf("res_id_flag", torch.tensor([i in res_id for i in range(P)], dtype=torch.float32).view(P, 1, 1))
