@@ -21,13 +21,21 @@ import numpy as np
 import torch
 from joblib import Parallel, delayed, parallel_config
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._preprocessing import Standardizer, reject_non_numeric_columns
-from .evaluation import SCORINGS, efficiency_report, score_embedding
+from .evaluation import (
+    SCORINGS,
+    SELECTION_SCORINGS,
+    cluster_labels,
+    efficiency_report,
+    score_embedding,
+    selection_scores,
+)
 from .space import Architecture, SearchSpace, build_network
 from .training import (
     OBJECTIVES,
@@ -256,8 +264,10 @@ def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
     with threadpool_limits(limits=1), parallel_config(backend="sequential"):
         scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
                                  X=data["X_valid"], validation_loss=validation_loss, random_state=record["seed"])
+        labels = cluster_labels(Z, settings["n_clusters"]) if scored.valid else None
     record.update(score=scored.score, valid=scored.valid, reason=scored.reason, validation_loss=validation_loss,
-                  n_epochs=n_epochs, neighbor_preservation=scored.details.get("neighbor_preservation"))
+                  n_epochs=n_epochs, neighbor_preservation=scored.details.get("neighbor_preservation"),
+                  labels=labels)
     return record
 
 
@@ -278,7 +288,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
 
     _parameter_constraints: dict = {
         **BaseNeuralTransformer._parameter_constraints,
-        "scoring": [StrOptions(set(SCORINGS)), callable],
+        "scoring": [StrOptions(set(SCORINGS) | set(SELECTION_SCORINGS)), callable],
         "search_space": [None, SearchSpace, dict],
         "max_trials": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_time": [None, Interval(numbers.Real, 0, None, closed="neither")],
@@ -332,12 +342,40 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             warnings.warn("No candidate produced a valid (non-collapsed) embedding; keeping the first trained one. "
                           f"Reasons: {sorted({r['reason'] for r in ok})}", RuntimeWarning, stacklevel=3)
         pool = valid or ok
-        best = max(pool, key=lambda r: r["score"]) if valid else pool[0]
+        if valid:
+            for record, value in zip(valid, selection_scores(valid, self.scoring)):
+                record["selection_score"] = float(value)
+            best = max(valid, key=lambda r: r["selection_score"])
+        else:
+            best = pool[0]
         self.search_history_ = history
-        self.best_score_ = best["score"]
+        self.best_score_ = best.get("selection_score", best["score"])
+        self.runner_ups_ = self._runner_ups(best, valid)
         self.n_trials_ = len(history)
         self.pareto_front_ = pareto_front(history)
         return best["architecture"]
+
+    def _pool_scoring(self):
+        return isinstance(self.scoring, str) and self.scoring in SELECTION_SCORINGS
+
+    @staticmethod
+    def _runner_ups(best, valid, n=3):
+        """The next best distinct candidates and how much their clusterings agree (ARI) with the winner's."""
+        others = sorted((r for r in valid if r["architecture"] != best["architecture"]),
+                        key=lambda r: -r["selection_score"])
+        seen, out = set(), []
+        for record in others:
+            if record["architecture"] in seen:
+                continue
+            seen.add(record["architecture"])
+            agreement = adjusted_rand_score(best["labels"], record["labels"]) \
+                if best.get("labels") is not None and record.get("labels") is not None else math.nan
+            out.append({"architecture": record["architecture"], "selection_score": record["selection_score"],
+                        "score": record["score"], "agreement_with_winner": float(agreement),
+                        "trial": record["trial"]})
+            if len(out) == n:
+                break
+        return out
 
     def _search(self, space, context):
         """Ask the strategy for candidates until the budget is spent; return the history.
@@ -403,7 +441,9 @@ class BaseFeatureSearch(BaseNeuralTransformer):
     def _candidate_settings(self):
         return {
             "n_components": self.n_components, "n_clusters": self.n_clusters, "objective": self.objective_,
-            "scoring": self.scoring, "max_epochs": self.max_epochs, "batch_size": self.batch_size,
+            # Pool-level scorings rank after the search; each candidate gets the silhouette meanwhile.
+            "scoring": "silhouette" if self._pool_scoring() else self.scoring,
+            "max_epochs": self.max_epochs, "batch_size": self.batch_size,
             "learning_rate": self.learning_rate, "max_time": self.max_time, "device": self.device_,
         }
 

@@ -8,6 +8,7 @@ from .scores import (
     neighbor_preservation,
     score_embedding,
 )
+from .selection import SELECTION_SCORINGS, cluster_labels, consensus_scores, selection_scores
 
 __all__ = [
     "SCORINGS",
@@ -18,4 +19,8 @@ __all__ = [
     "count_parameters",
     "measure_latency_ms",
     "efficiency_report",
+    "SELECTION_SCORINGS",
+    "cluster_labels",
+    "consensus_scores",
+    "selection_scores",
 ]

@@ -462,7 +462,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         net.noise = None
         try:
             Z = embed(net, valid.X).cpu().numpy().astype(np.float64)
-            scored = score_embedding(Z, scoring=self.scoring, n_clusters=self.n_clusters, X=valid.X.cpu().numpy(),
+            scoring = "silhouette" if self._pool_scoring() else self.scoring
+            scored = score_embedding(Z, scoring=scoring, n_clusters=self.n_clusters, X=valid.X.cpu().numpy(),
                                      validation_loss=(self.supernet_history_ or [{}])[-1].get("valid_loss", math.nan),
                                      random_state=seed)
         except (RuntimeError, ValueError) as exc:

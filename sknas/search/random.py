@@ -31,7 +31,10 @@ class RandomFeatureSearch(BaseFeatureSearch):
         ``"silhouette"``, ``"calinski_harabasz"``, ``"davies_bouldin"``,
         ``"stability"``, ``"validation_loss"``, or ``callable(Z) -> float``
         (higher is better).  Collapsed embeddings are rejected whatever the
-        scoring.
+        scoring.  Two scorings rank the whole pool after the search:
+        ``"consensus"`` (mean ARI of a candidate's clustering with the other
+        candidates') and ``"silhouette+consensus"`` (the rank average of both);
+        see :mod:`sknas.evaluation.selection` for the measured evidence.
     search_space : SearchSpace, dict or None, default=None
         The choices to search; ``None`` is ``SearchSpace()``.
     max_trials : int, default=10
@@ -62,8 +65,15 @@ class RandomFeatureSearch(BaseFeatureSearch):
         and ``net_.history`` its training history.
     search_history_ : list of dict
         One record per candidate: ``architecture``, ``score``, ``valid``,
-        ``status``, ``reason``, ``params``, ``flops``, ``time``, ``trial``, ``step``.
+        ``status``, ``reason``, ``params``, ``flops``, ``time``, ``trial``, ``step``,
+        ``labels`` (KMeans labels of up to 2,000 validation rows) and
+        ``selection_score``.
     best_score_ : float
+        The winner's selection score (its ``score``, or the pool-level score).
+    runner_ups_ : list of dict
+        The next best distinct candidates with ``agreement_with_winner`` (ARI
+        between their clusterings of the validation rows and the winner's):
+        how different the runner-up segmentations are.
     pareto_front_ : list of dict
         Valid candidates not dominated in (score, params).
     search_time_, fit_time_ : float

@@ -1,0 +1,89 @@
+"""Which label-free criterion picks the best candidate? Kendall tau with true ARI across a search's candidates.
+
+For each dataset and seed, RandomFeatureSearch (12 trials, 30 epochs) is run once; every valid candidate's
+KMeans labels of the validation rows (kept in its history record) are compared with the true labels (ARI).
+Criteria: the candidate's silhouette (the default score), consensus (mean ARI with the other candidates'
+labels) and their rank average. Reports the Kendall tau of each criterion with true ARI across candidates
+and the true validation ARI of the candidate each criterion would pick. Labels are used only to evaluate.
+Writes benchmarks/results/selection.md and .json.
+
+    python benchmarks/bench_selection.py [--seeds 0 1 2] [--datasets iris wine breast_cancer digits customers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.stats import kendalltau
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+from sklearn.metrics import adjusted_rand_score
+from sklearn.utils import check_random_state
+
+from sknas import RandomFeatureSearch
+from sknas.base import MIN_ROWS_TO_SPLIT
+from sknas.datasets import make_customers
+from sknas.evaluation import selection_scores
+
+RESULTS = Path(__file__).parent / "results"
+DATASETS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits,
+            "customers": lambda return_X_y: make_customers(2000, random_state=0, return_X_y=True)}
+CRITERIA = ("silhouette", "consensus", "silhouette+consensus")
+
+
+def validation_labels(y, seed, fraction=0.2):
+    """The true labels of the rows the search used for validation (its split, replayed)."""
+    order = check_random_state(seed).permutation(len(y))
+    n_valid = int(round(fraction * len(y)))
+    return y[order] if len(y) < MIN_ROWS_TO_SPLIT else y[order[:n_valid]]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = []
+    for name in args.datasets:
+        X, y = DATASETS[name](return_X_y=True)
+        k = len(np.unique(y))
+        for seed in args.seeds:
+            search = RandomFeatureSearch(n_clusters=k, random_state=seed, device="cpu", max_trials=12,
+                                         max_epochs=30).fit(X)
+            y_valid = validation_labels(y, seed)
+            valid = [r for r in search.search_history_ if r["valid"]]
+            true = np.array([adjusted_rand_score(y_valid[:len(r["labels"])], r["labels"]) for r in valid])
+            row = {"dataset": name, "seed": seed, "n_candidates": len(valid), "best_possible": float(true.max())}
+            for criterion in CRITERIA:
+                values = selection_scores(valid, criterion)
+                row[f"tau_{criterion}"] = float(kendalltau(values, true)[0])
+                row[f"pick_{criterion}"] = float(true[int(np.argmax(values))])
+            rows.append(row)
+            print(name, seed, {k_: round(v, 3) if isinstance(v, float) else v for k_, v in row.items()}, flush=True)
+    machine = f"{platform.node()} {platform.machine()}, CPU, torch {torch.__version__}, threads={args.threads}"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "selection.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    lines = [f"Machine: {machine}. RandomFeatureSearch(max_trials=12, max_epochs=30), seeds {args.seeds}; "
+             "means over seeds. tau: Kendall tau of the criterion with true ARI across the valid candidates; "
+             "pick: true validation ARI of the candidate the criterion picks.", "",
+             "| dataset | " + " | ".join(f"tau {c}" for c in CRITERIA) + " | " +
+             " | ".join(f"pick {c}" for c in CRITERIA) + " | best possible |",
+             "|---" * (2 * len(CRITERIA) + 2) + "|"]
+    for name in [*args.datasets, "mean"]:
+        sel = rows if name == "mean" else [r for r in rows if r["dataset"] == name]
+        cells = [f"{np.nanmean([r[f'tau_{c}'] for r in sel]):+.2f}" for c in CRITERIA]
+        cells += [f"{np.mean([r[f'pick_{c}'] for r in sel]):.3f}" for c in CRITERIA]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean([r['best_possible'] for r in sel]):.3f} |")
+    text = "\n".join(lines) + "\n"
+    (RESULTS / "selection.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Pool-level selection: consensus between candidates, and the runner-ups shown to the user."""
+
+import numpy as np
+import pytest
+
+from sknas import RandomFeatureSearch
+from sknas.evaluation import consensus_scores, selection_scores
+
+from .conftest import FAST_SEARCH
+
+
+def test_consensus_rewards_the_clustering_the_others_agree_with():
+    truth = np.repeat([0, 1, 2], 20)
+    rng = np.random.RandomState(0)
+    noisy = [np.where(rng.rand(60) < 0.1, rng.randint(3, size=60), truth) for _ in range(3)]
+    outlier = rng.randint(3, size=60)
+    scores = consensus_scores([*noisy, outlier])
+    assert scores.argmin() == 3 and scores[:3].min() > scores[3] + 0.3
+
+
+def test_rank_average_combines_both_criteria():
+    records = [{"score": s, "labels": l} for s, l in
+               [(0.9, np.array([0, 0, 1, 1])), (0.1, np.array([0, 0, 1, 1])), (0.5, np.array([0, 1, 0, 1]))]]
+    combined = selection_scores(records, "silhouette+consensus")
+    assert combined.argmax() == 0  # best silhouette and in the agreeing majority
+    assert np.array_equal(selection_scores(records, "silhouette"), [0.9, 0.1, 0.5])
+
+
+@pytest.mark.parametrize("scoring", ["consensus", "silhouette+consensus"])
+def test_search_with_pool_scoring(customers, scoring):
+    X, _ = customers
+    search = RandomFeatureSearch(n_components=2, n_clusters=3, scoring=scoring,
+                                 **{**FAST_SEARCH, "max_trials": 5}).fit(X)
+    valid = [r for r in search.search_history_ if r["valid"]]
+    best = max(valid, key=lambda r: r["selection_score"])
+    assert search.architecture_ == best["architecture"]
+    assert search.best_score_ == best["selection_score"]
+    assert all(r["labels"] is not None and len(r["labels"]) == round(0.2 * len(X)) for r in valid)
+    assert 1 <= len(search.runner_ups_) <= 3
+    for runner in search.runner_ups_:
+        assert runner["architecture"] != search.architecture_
+        assert -1.0 <= runner["agreement_with_winner"] <= 1.0
+
+
+def test_default_scoring_selects_by_the_candidate_score(customers):
+    X, _ = customers
+    search = RandomFeatureSearch(n_components=2, n_clusters=3, **{**FAST_SEARCH, "max_trials": 4}).fit(X)
+    valid = [r for r in search.search_history_ if r["valid"]]
+    assert all(r["selection_score"] == r["score"] for r in valid)
+    assert search.best_score_ == max(r["score"] for r in valid)
+
+
+def test_other_searches_accept_pool_scoring(customers):
+    from sknas import DARTSFeatureSearch, EvoFeatureSearch
+
+    X, _ = customers
+    darts = DARTSFeatureSearch(n_components=2, n_clusters=3, scoring="silhouette+consensus", warmup_epochs=1,
+                               **FAST_SEARCH).fit(X)
+    assert np.isfinite(darts.supernet_score_)
+    evo = EvoFeatureSearch(n_components=2, n_clusters=3, scoring="consensus", population_size=2,
+                           **{**FAST_SEARCH, "max_trials": 4}).fit(X)
+    assert evo.architecture_ == max((r for r in evo.search_history_ if r["valid"]),
+                                    key=lambda r: r["selection_score"])["architecture"]
