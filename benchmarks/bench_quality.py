@@ -84,11 +84,14 @@ METHODS = {
     "spectral": lambda k, s: make_pipeline(
         StandardScaler(), SpectralClustering(k, affinity="nearest_neighbors", random_state=s)),
     "random": lambda k, s: make_pipeline(
-        StandardScaler(), RandomFeatureSearch(n_clusters=k, random_state=s, device="cpu", **SEARCH_PARAMS), _kmeans(k, s)),
+        StandardScaler(), RandomFeatureSearch(n_clusters=k, random_state=s, device="cpu", **SEARCH_PARAMS),
+        _kmeans(k, s)),
     "darts": lambda k, s: make_pipeline(
-        StandardScaler(), DARTSFeatureSearch(n_clusters=k, random_state=s, device="cpu", **SEARCH_PARAMS), _kmeans(k, s)),
+        StandardScaler(), DARTSFeatureSearch(n_clusters=k, random_state=s, device="cpu", **SEARCH_PARAMS),
+        _kmeans(k, s)),
     "evo": lambda k, s: make_pipeline(
-        StandardScaler(), EvoFeatureSearch(n_clusters=k, random_state=s, device="cpu", **SEARCH_PARAMS), _kmeans(k, s)),
+        StandardScaler(), EvoFeatureSearch(n_clusters=k, random_state=s, device="cpu", **SEARCH_PARAMS),
+        _kmeans(k, s)),
 }
 #: Extra parameters given to every sknas search (``--scoring``); empty means the defaults.
 SEARCH_PARAMS: dict = {}

@@ -25,7 +25,6 @@ import torch
 
 from sknas.space import Architecture, Block, build_network
 from sknas.training import make_final_net, make_objective, seeded, train_candidate
-from sknas.training.trainer import iterate_batches
 
 RESULTS = Path(__file__).parent / "results"
 ARCH = Architecture((Block("linear", 128), Block("linear", 128)))

@@ -36,7 +36,7 @@ from .evaluation import (
     score_embedding,
     selection_scores,
 )
-from .space import Architecture, SearchSpace, build_network
+from .space import SearchSpace, build_network
 from .training import (
     OBJECTIVES,
     CandidateFailure,

@@ -19,7 +19,7 @@ def test_consensus_rewards_the_clustering_the_others_agree_with():
 
 
 def test_rank_average_combines_both_criteria():
-    records = [{"score": s, "labels": l} for s, l in
+    records = [{"score": score, "labels": labels} for score, labels in
                [(0.9, np.array([0, 0, 1, 1])), (0.1, np.array([0, 0, 1, 1])), (0.5, np.array([0, 1, 0, 1]))]]
     combined = selection_scores(records, "silhouette+consensus")
     assert combined.argmax() == 0  # best silhouette and in the agreeing majority
