@@ -151,6 +151,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         """Retrain ``architecture`` on all rows as a skorch net (``net_``)."""
         with seeded(seed, self.device_):
             encoder = build_network(architecture, Xs.shape[1], self.n_components)
+            encoder.fit_fixed_parts(Xs, self.n_clusters, random_state=seed)
             objective = make_objective(self.objective_, Xs.shape[1], encoder.n_outputs, y)
             net = make_final_net(encoder, objective, max_epochs=self.max_epochs, batch_size=self.batch_size,
                                  learning_rate=self.learning_rate, weight_decay=_WEIGHT_DECAY, device=self.device_)
@@ -239,6 +240,7 @@ def _evaluate_candidate(architecture, seed, data, settings):
         # let a second candidate run in this process at the same time.
         with parallel_config(backend="sequential"), seeded(seed, device):
             encoder = build_network(architecture, n_features, settings["n_components"])
+            encoder.fit_fixed_parts(data["X_train"], settings["n_clusters"], random_state=seed % (2**31 - 1))
             objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
             train = objective.prepare(torch.as_tensor(_contiguous(data["X_train"]), device=device), data["y_train"])
             valid = objective.prepare(torch.as_tensor(_contiguous(data["X_valid"]), device=device), data["y_valid"])

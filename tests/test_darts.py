@@ -60,12 +60,12 @@ def test_fitted_attributes(customers):
     assert search.supernet_architecture_.depth == n_layers
     assert search.stopped_early_ is False
     sources = [r["source"] for r in search.search_history_]
-    assert sources == ["darts", "fallback", "fallback"]
-    assert search.n_trials_ == 3
+    assert sources == ["darts", "fallback", "fallback", "fallback"]
+    assert search.n_trials_ == 4
     expected = {"architecture", "score", "valid", "status", "reason", "params", "flops", "time", "trial", "step"}
     assert all(expected <= set(r) for r in search.search_history_)
-    # the fallbacks are the identity and linear maps
-    assert {str(r["architecture"]) for r in search.search_history_[1:]} == {"identity", "linear"}
+    # the fallbacks are the identity, linear and label-free LDA maps
+    assert {str(r["architecture"]) for r in search.search_history_[1:]} == {"identity", "linear", "lda"}
 
 
 # -- the second-order hypergradient ---------------------------------------------------------------------------

@@ -249,8 +249,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         ReLU, LayerNorm (when the space's ``norms`` offer it) and no dropout (the
         supernet's shared choices), and layers after the first are residual.  ``None`` is ``SearchSpace()``.
     max_trials : int, default=10
-        Unused by DARTS: it always evaluates three candidates (the discretised
-        architecture and the two fallbacks).  Kept for a common interface.
+        Unused by DARTS: it always evaluates the discretised architecture and
+        the fallbacks (identity, linear and label-free LDA maps).  Kept for a common interface.
     max_epochs : int, default=40
         Epoch budget of the supernet, of each retrained candidate (early-stopped
         on the validation loss) and of the final network.
@@ -403,7 +403,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         path = self._train_supernet(space, context, seed)
         candidates = [_without_zero_blocks(path)]
         sources = ["darts"]
-        for kind in ("identity", "linear"):
+        for kind in ("identity", "linear", "lda"):
             arch = space.fallback(kind)
             if arch is not None and arch not in candidates:
                 candidates.append(arch)

@@ -189,7 +189,8 @@ class EvoFeatureSearch(BaseFeatureSearch):
     # -- the strategy -------------------------------------------------------------------------------------
     def _propose(self, space, rng, history, n_remaining):
         if not history:
-            initial = [a for a in (space.fallback("identity"), space.fallback("linear")) if a is not None]
+            initial = [space.fallback(kind) for kind in ("identity", "linear", "lda")]
+            initial = [a for a in initial if a is not None][: min(self.population_size, n_remaining)]
             while len(initial) < min(self.population_size, n_remaining):
                 arch = space.sample(rng)
                 for _ in range(20):  # distinct genomes where the space has them (depth 0 is common)

@@ -11,9 +11,10 @@ class RandomFeatureSearch(BaseFeatureSearch):
     Draws ``max_trials`` Architectures from the search space, trains each on
     the training split with the chosen self-supervised objective, scores its
     embedding of the validation split label-free, and retrains the best one
-    on all rows.  The first two candidates are the fallbacks, the raw
-    standardised features (when the space includes them) and a linear map, so
-    the search never does worse than those by its own score.
+    on all rows.  The first candidates are the fallbacks: the raw
+    standardised features and the label-free discriminant map (when the space
+    includes them: ``include_identity``) and a linear map, so the search never
+    does worse than those by its own score.
 
     Parameters
     ----------
@@ -111,8 +112,8 @@ class RandomFeatureSearch(BaseFeatureSearch):
 
     def _propose(self, space, rng, history, n_remaining):
         proposals = []
-        if not history:  # the fallbacks first: raw features, then a linear map
-            proposals = [space.fallback(kind) for kind in ("identity", "linear") if space.fallback(kind)]
+        if not history:  # the fallbacks first: raw features, a linear map, the label-free LDA map
+            proposals = [space.fallback(kind) for kind in ("identity", "linear", "lda") if space.fallback(kind)]
         seen = {r["architecture"] for r in history} | set(proposals)
         batch = max(1, self.n_jobs or 1)
         while len(proposals) < min(batch, n_remaining):

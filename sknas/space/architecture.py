@@ -16,7 +16,9 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .ops import ACTIVATIONS, NORMS, OPS, PRESERVING_OPS, op_flops, op_params, out_width
 
-HEADS = ("linear", "identity")
+HEADS = ("linear", "identity", "lda")
+#: Heads of the classical, non-neural maps: no hidden blocks, nothing trained by gradient.
+FIXED_HEADS = ("identity", "lda")
 
 
 @dataclass(frozen=True)
@@ -87,10 +89,13 @@ class Architecture:
     ----------
     blocks : tuple of Block, default=()
         Hidden layers, applied in order.
-    head : {"linear", "identity"}, default="linear"
+    head : {"linear", "identity", "lda"}, default="linear"
         ``"linear"`` projects the last hidden layer to ``n_components``.
         ``"identity"`` (only with no blocks) returns the standardised input
         itself: the raw-features fallback every search can fall back to.
+        ``"lda"`` (only with no blocks) is a label-free discriminative linear
+        map: KMeans labels, then the linear discriminant projection of those
+        labels, alternated until the labels settle (fitted, not trained).
 
     Examples
     --------
@@ -115,8 +120,8 @@ class Architecture:
         object.__setattr__(self, "blocks", blocks)
         if self.head not in HEADS:
             raise ValueError(f"Unknown head {self.head!r}; expected one of {HEADS}.")
-        if self.head == "identity" and blocks:
-            raise ValueError("head='identity' (raw features) cannot have hidden blocks.")
+        if self.head in FIXED_HEADS and blocks:
+            raise ValueError(f"head={self.head!r} (a classical map) cannot have hidden blocks.")
 
     # -- shape and cost -------------------------------------------------
     @property
@@ -185,7 +190,7 @@ class Architecture:
         return cls.from_dict(json.loads(text))
 
     def __str__(self):
-        if self.head == "identity":
-            return "identity"
+        if self.head in FIXED_HEADS:
+            return self.head
         body = " | ".join(str(b) for b in self.blocks)
         return f"{body} -> linear" if body else "linear"

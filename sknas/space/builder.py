@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import torch
 from torch import nn
 
 from .architecture import Architecture
@@ -29,6 +31,68 @@ class BlockModule(nn.Module):
         return out
 
 
+class LDAHead(nn.Module):
+    """A linear map fitted, not trained: discriminant directions of the clusters it induces.
+
+    :meth:`fit_map` alternates KMeans on the current projection with
+    linear discriminant analysis of those labels on the input (the label-free
+    LDA refinement of issue 5), starting from KMeans on the input.  The
+    weights are buffers, so gradient training leaves them alone.  LDA gives at
+    most ``n_clusters - 1`` directions; the remaining outputs are zero.
+    """
+
+    def __init__(self, n_features, n_components, n_rounds=5):
+        super().__init__()
+        self.n_rounds = n_rounds
+        self.register_buffer("weight", torch.zeros(n_components, n_features))
+        self.register_buffer("bias", torch.zeros(n_components))
+
+    def forward(self, x):
+        return x @ self.weight.T + self.bias
+
+    def fit_map(self, X, n_clusters, random_state=0):
+        """Fit the projection on rows ``X`` (numpy, standardised)."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):  # KMeans' sums depend on the thread count; keep fits reproducible
+            try:
+                return self._fit_map(np.asarray(X, dtype=np.float64), n_clusters, random_state)
+            except (ValueError, np.linalg.LinAlgError):
+                # Degenerate rows (too few per cluster, singular scatter): a zero map, which the
+                # collapse guard rejects as a candidate.
+                with torch.no_grad():
+                    self.weight.zero_()
+                    self.bias.zero_()
+                return self
+
+    def _fit_map(self, X, n_clusters, random_state):
+        from sklearn.cluster import KMeans
+        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+        from sklearn.metrics import adjusted_rand_score
+
+        k = int(min(max(n_clusters, 2), len(X) - 1))
+        labels = KMeans(k, n_init=3, random_state=random_state).fit_predict(X)
+        for _ in range(self.n_rounds):
+            if len(np.unique(labels)) < 2:
+                return self  # nothing to discriminate: the map stays zero (the collapse guard rejects it)
+            n_dirs = min(len(np.unique(labels)) - 1, X.shape[1], self.weight.shape[0])
+            lda = LinearDiscriminantAnalysis(n_components=n_dirs).fit(X, labels)
+            projected = lda.transform(X)
+            new = KMeans(k, n_init=3, random_state=random_state).fit_predict(projected)
+            settled = adjusted_rand_score(labels, new) > 0.99
+            labels = new
+            if settled:
+                break
+        n_dirs = min(n_dirs, lda.scalings_.shape[1])  # collinear columns can lower the rank
+        scalings = lda.scalings_[:, :n_dirs]
+        with torch.no_grad():
+            self.weight.zero_()
+            self.bias.zero_()
+            self.weight[:n_dirs] = torch.as_tensor(scalings.T, dtype=self.weight.dtype)
+            self.bias[:n_dirs] = torch.as_tensor(-lda.xbar_ @ scalings, dtype=self.bias.dtype)
+        return self
+
+
 class FeatureNetwork(nn.Module):
     """The feature map built from an Architecture: blocks, then the head."""
 
@@ -40,12 +104,23 @@ class FeatureNetwork(nn.Module):
             layers.append(BlockModule(block, width))
             width = out_width(block.op, width, block.width)
         self.blocks = nn.Sequential(*layers)
-        self.head = nn.Linear(width, n_components) if architecture.head == "linear" else nn.Identity()
+        if architecture.head == "linear":
+            self.head = nn.Linear(width, n_components)
+        elif architecture.head == "lda":
+            self.head = LDAHead(n_features, n_components)
+        else:
+            self.head = nn.Identity()
         self.n_features = n_features
         self.n_outputs = architecture.output_width(n_features, n_components)
 
     def forward(self, x):
         return self.head(self.blocks(x))
+
+    def fit_fixed_parts(self, X, n_clusters, random_state=0):
+        """Fit the parts not trained by gradient (an LDA head) on rows ``X``; a no-op otherwise."""
+        if isinstance(self.head, LDAHead):
+            self.head.fit_map(X, n_clusters, random_state)
+        return self
 
 
 def build_network(architecture, n_features, n_components):

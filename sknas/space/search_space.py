@@ -41,8 +41,10 @@ class SearchSpace:
     residual : tuple of bool
         Whether blocks may be residual.
     include_identity : bool
-        Whether the raw-features map (``Architecture(head="identity")``) is a
-        candidate: it lets a search fall back to the classical recipe.
+        Whether the classical fixed maps are candidates: the raw features
+        (``Architecture(head="identity")``) and the label-free discriminant map
+        (``Architecture(head="lda")``).  They let a search fall back to the
+        classical recipe.
     identity_prob : float
         Probability that :meth:`sample` draws the identity map.
 
@@ -102,7 +104,7 @@ class SearchSpace:
     # -- membership -----------------------------------------------------
     def contains(self, arch):
         """Whether ``arch`` could have been produced by this space."""
-        if arch.head == "identity":
+        if arch.head in ("identity", "lda"):
             return self.include_identity
         if arch.depth > self.max_depth:
             return False
@@ -117,15 +119,16 @@ class SearchSpace:
 
     # -- primitives -------------------------------------------------------
     def fallback(self, kind):
-        """The classical-recipe candidates: ``"identity"`` (raw features) or ``"linear"``.
+        """The classical-recipe candidates: ``"identity"`` (raw features), ``"linear"``, or
+        ``"lda"`` (the label-free discriminant map).
 
-        Returns None when the space excludes it.
+        Returns None when the space excludes it (``include_identity`` governs the two fixed maps).
         """
-        if kind == "identity":
-            return Architecture(head="identity") if self.include_identity else None
+        if kind in ("identity", "lda"):
+            return Architecture(head=kind) if self.include_identity else None
         if kind == "linear":
             return Architecture(())
-        raise ValueError(f"kind must be 'identity' or 'linear', got {kind!r}.")
+        raise ValueError(f"kind must be 'identity', 'linear' or 'lda', got {kind!r}.")
 
     def sample_block(self, random_state=None):
         """Draw one valid block."""
@@ -168,7 +171,7 @@ class SearchSpace:
         return child
 
     def _mutate_once(self, arch, rng):
-        if arch.head == "identity":
+        if arch.head in ("identity", "lda"):
             return Architecture(tuple(self.sample_block(rng) for _ in range(rng.randint(self.max_depth + 1))))
         blocks = list(arch.blocks)
         moves = ["field"] if blocks else []
@@ -219,7 +222,7 @@ class SearchSpace:
         rng = check_random_state(random_state)
         if kind not in ("one_point", "uniform"):
             raise ValueError(f"kind must be 'one_point' or 'uniform', got {kind!r}.")
-        if a.head == "identity" and b.head == "identity":
+        if a.head in ("identity", "lda") and b.head in ("identity", "lda"):
             return a
         blocks_a, blocks_b = list(a.blocks), list(b.blocks)
         if kind == "one_point":
