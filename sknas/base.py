@@ -37,6 +37,7 @@ from .evaluation import (
     selection_scores,
 )
 from .space import SearchSpace, build_network
+from .space.architecture import FIXED_HEADS
 from .training import (
     OBJECTIVES,
     CandidateFailure,
@@ -403,24 +404,34 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                 proposals = proposals[: self.max_trials - len(history)]
                 seeds = [int(rng.randint(_SEED_MAX)) for _ in proposals]
                 step_data, step_settings, fidelity = self._fidelity(step, data, settings, rng)
+                # Fixed maps (raw features, LDA) train nothing, so low fidelity would only fit them on
+                # fewer rows: they always see the full training split.
+                keys = [(arch, None if arch.head in FIXED_HEADS else fidelity) for arch, _ in proposals]
                 fresh, seen = [], set()  # first occurrence of each genome not yet in the cache
-                for i, (arch, _) in enumerate(proposals):
-                    if (arch, fidelity) not in cache and arch not in seen:
+                for i, key in enumerate(keys):
+                    if key not in cache and key not in seen:
                         fresh.append(i)
-                        seen.add(arch)
-                evaluated = self._evaluate_many([proposals[i][0] for i in fresh], [seeds[i] for i in fresh],
-                                                step_data, step_settings)
-                for i, record in zip(fresh, evaluated):
-                    cache[(proposals[i][0], fidelity)] = record
-                for arch, info in proposals:
-                    record = cache[(arch, fidelity)]
+                        seen.add(key)
+                groups = [(fidelity, step_data, step_settings)]
+                if fidelity is not None:
+                    groups.append((None, data, settings))
+                for group_fidelity, group_data, group_settings in groups:
+                    group = [i for i in fresh if keys[i][1] == group_fidelity]
+                    if not group:
+                        continue
+                    evaluated = self._evaluate_many([proposals[i][0] for i in group], [seeds[i] for i in group],
+                                                    group_data, group_settings)
+                    for i, record in zip(group, evaluated):
+                        cache[keys[i]] = record
+                for key, (arch, info) in zip(keys, proposals):
+                    record = cache[key]
                     if record.get("trial") is not None:  # seen before: reuse, do not retrain
                         record = {**record, "cached": True, "time": 0.0}
                     else:
                         record["cached"] = False
-                    record = {**record, **info, "fidelity": fidelity, "trial": len(history), "step": step}
+                    record = {**record, **info, "fidelity": key[1], "trial": len(history), "step": step}
                     if not record["cached"]:
-                        cache[(arch, fidelity)] = record
+                        cache[key] = record
                     history.append(record)
                     if progress is not None:
                         progress.update(1)

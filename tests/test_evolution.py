@@ -194,3 +194,15 @@ def test_batching_is_off_by_default_on_cpu(customers):
     X, _ = customers
     search = EvoFeatureSearch(n_components=2, n_clusters=3, **FAST_EVO).fit(X)
     assert not any(r.get("batched") for r in search.search_history_)
+
+
+def test_fixed_maps_always_run_at_full_fidelity(customers):
+    X, _ = customers
+    search = EvoFeatureSearch(n_components=2, n_clusters=3, **{**FAST_EVO, "population_size": 4, "max_trials": 8}
+                              ).fit(X)
+    for record in search.search_history_:
+        if record["architecture"].head in ("identity", "lda"):
+            assert record["fidelity"] is None
+        else:
+            assert record["fidelity"] is not None and record["fidelity"][0] <= round(0.8 * len(X))
+    assert any(r["architecture"].head == "lda" for r in search.search_history_)

@@ -285,7 +285,8 @@ class EvoFeatureSearch(BaseFeatureSearch):
                 "mean_distance": float(np.mean([genotype_distance(a, b) for a, b in pairs])) if pairs else 0.0,
                 "n_evaluated": sum(not r["cached"] for r in this),
                 "n_cached": sum(r["cached"] for r in this),
-                "fidelity": this[0]["fidelity"],
+                # the generation's (rows, epochs); fixed maps always run at full fidelity (None)
+                "fidelity": next((r["fidelity"] for r in this if r["fidelity"] is not None), None),
             })
         return stats
 
