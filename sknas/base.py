@@ -145,7 +145,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         """Return the Architecture to train on all rows."""
 
     def _loss_data(self, objective, X, y):
-        X_t = torch.as_tensor(np.ascontiguousarray(X), device=self.device_)
+        X_t = torch.as_tensor(_contiguous(X), device=self.device_)
         return objective.prepare(X_t, y)
 
     def _train_final(self, architecture, Xs, y, seed):

@@ -89,17 +89,13 @@ def darts_hypergradient(train_loss, valid_loss, weights, alphas, xi, *, seed=Non
         with seeded(seed, device):
             return fn()
 
-    def grads(loss, params):
-        out = torch.autograd.grad(loss, params, allow_unused=True)
-        return [torch.zeros_like(p) if g is None else g for g, p in zip(out, params)]
-
     backup = [w.detach().clone() for w in weights]
     try:
-        g_train = grads(evaluate(train_loss), weights)
+        g_train = _gradients(evaluate(train_loss), weights)
         with torch.no_grad():
             for w, g in zip(weights, g_train):
                 w.sub_(xi * g)
-        g_valid = grads(evaluate(valid_loss), list(alphas) + list(weights))
+        g_valid = _gradients(evaluate(valid_loss), list(alphas) + list(weights))
         d_alpha, d_w = g_valid[: len(alphas)], g_valid[len(alphas):]
         norm = torch.sqrt(sum((g * g).sum() for g in d_w))
         if float(norm) == 0.0:
@@ -108,11 +104,11 @@ def darts_hypergradient(train_loss, valid_loss, weights, alphas, xi, *, seed=Non
         with torch.no_grad():
             for w, b, g in zip(weights, backup, d_w):
                 w.copy_(b + eps * g)
-        g_plus = grads(evaluate(train_loss), alphas)
+        g_plus = _gradients(evaluate(train_loss), alphas)
         with torch.no_grad():
             for w, b, g in zip(weights, backup, d_w):
                 w.copy_(b - eps * g)
-        g_minus = grads(evaluate(train_loss), alphas)
+        g_minus = _gradients(evaluate(train_loss), alphas)
         return [da - xi * (gp - gm) / (2 * eps) for da, gp, gm in zip(d_alpha, g_plus, g_minus)]
     finally:
         with torch.no_grad():
@@ -122,8 +118,13 @@ def darts_hypergradient(train_loss, valid_loss, weights, alphas, xi, *, seed=Non
 
 def first_order_gradient(valid_loss, alphas):
     """First-order DARTS: ``grad_alpha L_val(w, alpha)`` at the current weights."""
-    out = torch.autograd.grad(valid_loss(), alphas, allow_unused=True)
-    return [torch.zeros_like(a) if g is None else g for g, a in zip(out, alphas)]
+    return _gradients(valid_loss(), alphas)
+
+
+def _gradients(loss, params):
+    """``d loss / d params``, zeros for parameters the loss does not reach (e.g. an unsampled op)."""
+    out = torch.autograd.grad(loss, params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for g, p in zip(out, params)]
 
 
 def is_parameter_free(block):
@@ -403,9 +404,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         path = self._train_supernet(space, context, seed)
         candidates = [_without_zero_blocks(path)]
         sources = ["darts"]
-        for kind in ("identity", "linear", "lda"):
-            arch = space.fallback(kind)
-            if arch is not None and arch not in candidates:
+        for arch in space.fallbacks():
+            if arch not in candidates:
                 candidates.append(arch)
                 sources.append("fallback")
         seeds = [int(rng.randint(_SEED_MAX)) for _ in candidates]

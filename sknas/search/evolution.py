@@ -189,15 +189,9 @@ class EvoFeatureSearch(BaseFeatureSearch):
     # -- the strategy -------------------------------------------------------------------------------------
     def _propose(self, space, rng, history, n_remaining):
         if not history:
-            initial = [space.fallback(kind) for kind in ("identity", "linear", "lda")]
-            initial = [a for a in initial if a is not None][: min(self.population_size, n_remaining)]
+            initial = space.fallbacks()[: min(self.population_size, n_remaining)]
             while len(initial) < min(self.population_size, n_remaining):
-                arch = space.sample(rng)
-                for _ in range(20):  # distinct genomes where the space has them (depth 0 is common)
-                    if arch not in initial:
-                        break
-                    arch = space.sample(rng)
-                initial.append(arch)
+                initial.append(space.sample_distinct(initial, rng))  # depth 0 is common: avoid repeats
             return [(arch, {"parents": [], "generation": 0}) for arch in initial]
         generation = history[-1]["step"] + 1
         if generation > self._n_generations():

@@ -113,15 +113,11 @@ class RandomFeatureSearch(BaseFeatureSearch):
     def _propose(self, space, rng, history, n_remaining):
         proposals = []
         if not history:  # the fallbacks first: raw features, a linear map, the label-free LDA map
-            proposals = [space.fallback(kind) for kind in ("identity", "linear", "lda") if space.fallback(kind)]
+            proposals = space.fallbacks()
         seen = {r["architecture"] for r in history} | set(proposals)
         batch = max(1, self.n_jobs or 1)
         while len(proposals) < min(batch, n_remaining):
-            arch = space.sample(rng)
-            for _ in range(20):  # a repeat teaches nothing; small spaces may run out, then allow it
-                if arch not in seen:
-                    break
-                arch = space.sample(rng)
+            arch = space.sample_distinct(seen, rng)  # a repeat teaches nothing
             seen.add(arch)
             proposals.append(arch)
         return proposals

@@ -130,6 +130,20 @@ class SearchSpace:
             return Architecture(())
         raise ValueError(f"kind must be 'identity', 'linear' or 'lda', got {kind!r}.")
 
+    def fallbacks(self):
+        """Every classical-recipe candidate the space includes, in the order searches try them."""
+        return [arch for arch in map(self.fallback, ("identity", "linear", "lda")) if arch is not None]
+
+    def sample_distinct(self, avoid, random_state=None, tries=20):
+        """Draw an Architecture not in ``avoid`` when ``tries`` redraws find one (small spaces may run out)."""
+        rng = check_random_state(random_state)
+        arch = self.sample(rng)
+        for _ in range(tries):
+            if arch not in avoid:
+                break
+            arch = self.sample(rng)
+        return arch
+
     def sample_block(self, random_state=None):
         """Draw one valid block."""
         rng = check_random_state(random_state)
