@@ -393,13 +393,6 @@ class PopulationNetwork(nn.Module):
                 out[name] = torch.arange(self.P, device=p.device)
         return out
 
-    def padded_cost(self):
-        """Multiply-accumulates per row of the padded population (for grouping decisions)."""
-        total = 0
-        for s in self.slots:
-            total += self.P * s["Hin"] * s["Hout"] + len(s["gated"]) * s["Hin"] * s["Hout"]
-        return total
-
 
 # -- grouping ------------------------------------------------------------------
 def _shape_cost(archs, n_features, n_components):

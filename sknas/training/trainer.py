@@ -42,10 +42,6 @@ class TrainResult:
     timed_out: bool = False
 
 
-def has_trainable_parameters(module):
-    return any(p.requires_grad for p in module.parameters())
-
-
 def iterate_batches(n_rows, batch_size, device, shuffle=True, drop_singleton=True):
     """Index tensors of one epoch; a trailing 1-row batch is dropped (BatchNorm cannot use it)."""
     order = torch.randperm(n_rows, device=device) if shuffle else torch.arange(n_rows, device=device)
