@@ -6,14 +6,18 @@ tabular data, to put ahead of ``KMeans`` or ``GaussianMixture`` in a pipeline.
 
 from .base import BaseFeatureSearch, SearchFailedError
 from .neural_map import NeuralFeatureMap
+from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch
 from .search.evolution import EvoFeatureSearch
+from .search.pareto import ParetoFeatureSearch
 from .search.random import RandomFeatureSearch
+from .search.reinforce import RLFeatureSearch
 from .space import Architecture, Block, SearchSpace
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Architecture", "BaseFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch", "NeuralFeatureMap",
-    "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__",
+    "Architecture", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch",
+    "NeuralFeatureMap",
+    "ParetoFeatureSearch", "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__",
 ]

@@ -155,3 +155,94 @@ def plot_evolution(search, axes=None):
     axes[1].set_xlabel("generation")
     axes[1].legend(fontsize="small")
     return axes
+
+
+def plot_pareto_front(search, objectives=None, ax=None):
+    """Draw candidates' quality against cost with the Pareto front highlighted.
+
+    Two objectives give one scatter (cost on x, ``score`` on y, the front joined
+    as a staircase); more give one scatter per pair of objectives, the front
+    being the points not dominated in all of them.  The selected map of a
+    fitted search is starred.
+
+    Parameters
+    ----------
+    search : fitted sknas search or list of dict
+        Any search (its ``search_history_`` is read) or search records.
+    objectives : tuple of str, optional
+        ``"score"`` and one or more of ``"params"``, ``"flops"``, ``"latency"``;
+        default: the search's ``objectives`` when it has them, else ``("score", "params")``.
+    ax : matplotlib Axes or array of Axes, optional
+        One Axes per pair of objectives; created in a new figure when omitted.
+
+    Returns
+    -------
+    ax : matplotlib Axes (two objectives) or ndarray of Axes (one per pair)
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sknas import ParetoFeatureSearch
+    >>> from sknas.datasets import make_customers
+    >>> from sknas.plotting import plot_pareto_front
+    >>> X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
+    >>> search = ParetoFeatureSearch(n_components=3, population_size=3, max_trials=6, max_epochs=2,
+    ...                              random_state=0).fit(X)
+    >>> ax = plot_pareto_front(search)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('params', 'score')
+    """
+    from .search.pareto import (
+        OBJECTIVE_KEYS,
+        check_objectives,
+        distinct_valid,
+        pareto_records,
+    )
+
+    if isinstance(search, (list, tuple)):
+        records, chosen = search, None
+    else:
+        check_is_fitted(search, "search_history_")
+        records, chosen = search.search_history_, getattr(search, "architecture_", None)
+        if objectives is None:
+            objectives = getattr(search, "objectives", None)
+    objectives = check_objectives(("score", "params") if objectives is None else objectives)
+    pool = distinct_valid(records)
+    if not pool:
+        raise ValueError("No valid candidate to plot.")
+    front = pareto_records(pool, objectives)
+    # Quality on y whenever it is in the pair; costs on a symmetric log scale (0 params is a real value).
+    pairs = [(objectives[j], objectives[i]) if objectives[i] == "score" else (objectives[i], objectives[j])
+             for i in range(len(objectives)) for j in range(i + 1, len(objectives))]
+    plt = _pyplot()
+    if ax is None:
+        ncols = min(3, len(pairs))
+        _, axes = plt.subplots(-(-len(pairs) // ncols), ncols, figsize=(4.2 * ncols, 3.4 * -(-len(pairs) // ncols)),
+                               squeeze=False)
+    else:
+        axes = np.asarray(ax, dtype=object)
+    axes = axes.ravel()
+    if len(axes) < len(pairs):
+        raise ValueError(f"Need one Axes per pair of objectives ({len(pairs)}), got {len(axes)}.")
+    for (x_name, y_name), axis in zip(pairs, axes):
+        x_key, y_key = OBJECTIVE_KEYS[x_name], OBJECTIVE_KEYS[y_name]
+        axis.scatter([r[x_key] for r in pool], [r[y_key] for r in pool], s=14, color="0.65", label="candidates")
+        points = sorted((r[x_key], r[y_key]) for r in front)
+        axis.scatter(*zip(*points), s=30, color="C1", zorder=3, label="Pareto front")
+        if len(objectives) == 2:
+            axis.step(*zip(*points), where="post", color="C1", linewidth=1)
+        if chosen is not None:
+            selected = [r for r in pool if r["architecture"] == chosen]
+            if selected:
+                axis.scatter([selected[0][x_key]], [selected[0][y_key]], marker="*", s=160, color="C3",
+                             zorder=4, label="selected")
+        for name, set_scale in ((x_name, axis.set_xscale), (y_name, axis.set_yscale)):
+            if name != "score":
+                set_scale("symlog", linthresh=1.0)
+        axis.set_xlabel(x_name)
+        axis.set_ylabel(y_name)
+    axes[0].legend(fontsize="small")
+    for axis in axes[len(pairs):]:
+        axis.set_visible(False)
+    return axes[0] if len(pairs) == 1 else axes[: len(pairs)]

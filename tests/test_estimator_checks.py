@@ -3,6 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknas import DARTSFeatureSearch, EvoFeatureSearch, NeuralFeatureMap, RandomFeatureSearch
+from sknas import ParetoFeatureSearch
 
 from .conftest import FAST, FAST_SEARCH
 
@@ -11,6 +12,7 @@ ESTIMATORS = [
     RandomFeatureSearch(n_components=2, n_clusters=3, **FAST_SEARCH),
     DARTSFeatureSearch(n_components=2, n_clusters=3, warmup_epochs=1, **FAST_SEARCH),
     EvoFeatureSearch(n_components=2, n_clusters=3, population_size=2, **{**FAST_SEARCH, "max_trials": 4}),
+    ParetoFeatureSearch(n_components=2, n_clusters=3, population_size=2, **{**FAST_SEARCH, "max_trials": 4}),
 ]
 
 
