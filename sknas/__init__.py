@@ -10,6 +10,7 @@ from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch
 from .search.evolution import EvoFeatureSearch
 from .search.pareto import ParetoFeatureSearch
+from .search.progressive import ProgressiveFeatureSearch
 from .search.random import RandomFeatureSearch
 from .search.reinforce import RLFeatureSearch
 from .space import Architecture, Block, SearchSpace
@@ -19,5 +20,6 @@ __version__ = "0.1.0"
 __all__ = [
     "Architecture", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch",
     "NeuralFeatureMap",
-    "ParetoFeatureSearch", "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__",
+    "ParetoFeatureSearch", "ProgressiveFeatureSearch",
+    "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__",
 ]

@@ -341,6 +341,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             reasons = sorted({r["reason"] for r in history})
             raise SearchFailedError(f"All {len(history)} candidates failed: {reasons}")
         valid = [r for r in ok if r["valid"]]
+        valid = [r for r in valid if self._selectable(r)] or valid
         if not valid:
             warnings.warn("No candidate produced a valid (non-collapsed) embedding; keeping the first trained one. "
                           f"Reasons: {sorted({r['reason'] for r in ok})}", RuntimeWarning, stacklevel=3)
@@ -357,6 +358,10 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self.n_trials_ = len(history)
         self.pareto_front_ = pareto_front(history)
         return best["architecture"]
+
+    def _selectable(self, record):
+        """Whether a valid record may win the search (a strategy scoring partly trained candidates restricts it)."""
+        return True
 
     def _pool_scoring(self):
         return isinstance(self.scoring, str) and self.scoring in SELECTION_SCORINGS

@@ -4,6 +4,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknas import DARTSFeatureSearch, EvoFeatureSearch, NeuralFeatureMap, RandomFeatureSearch
 from sknas import ParetoFeatureSearch
+from sknas import ProgressiveFeatureSearch
 
 from .conftest import FAST, FAST_SEARCH
 
@@ -13,6 +14,7 @@ ESTIMATORS = [
     DARTSFeatureSearch(n_components=2, n_clusters=3, warmup_epochs=1, **FAST_SEARCH),
     EvoFeatureSearch(n_components=2, n_clusters=3, population_size=2, **{**FAST_SEARCH, "max_trials": 4}),
     ParetoFeatureSearch(n_components=2, n_clusters=3, population_size=2, **{**FAST_SEARCH, "max_trials": 4}),
+    ProgressiveFeatureSearch(n_components=2, n_clusters=3, beam_width=2, **{**FAST_SEARCH, "max_trials": 6}),
 ]
 
 
