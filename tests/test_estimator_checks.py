@@ -5,6 +5,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sknas import DARTSFeatureSearch, EvoFeatureSearch, NeuralFeatureMap, RandomFeatureSearch
 from sknas import ParetoFeatureSearch
 from sknas import ProgressiveFeatureSearch
+from sknas import BayesFeatureSearch, RLFeatureSearch
 
 from .conftest import FAST, FAST_SEARCH
 
@@ -15,6 +16,8 @@ ESTIMATORS = [
     EvoFeatureSearch(n_components=2, n_clusters=3, population_size=2, **{**FAST_SEARCH, "max_trials": 4}),
     ParetoFeatureSearch(n_components=2, n_clusters=3, population_size=2, **{**FAST_SEARCH, "max_trials": 4}),
     ProgressiveFeatureSearch(n_components=2, n_clusters=3, beam_width=2, **{**FAST_SEARCH, "max_trials": 6}),
+    RLFeatureSearch(n_components=2, n_clusters=3, controller_batch_size=2, **{**FAST_SEARCH, "max_trials": 5}),
+    BayesFeatureSearch(n_components=2, n_clusters=3, n_initial=3, n_candidates=20, **{**FAST_SEARCH, "max_trials": 5}),
 ]
 
 

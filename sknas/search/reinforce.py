@@ -255,7 +255,7 @@ class Reinforce:
         self.entropy_history.append(float(entropies.detach().mean()))
         self.baseline_history.append(float(self.baseline))
         self._move_baseline(rewards)
-        return float(loss)
+        return float(loss.detach())
 
     def _move_baseline(self, rewards):
         mean = float(np.mean(rewards))
@@ -487,7 +487,7 @@ class RLFeatureSearch(BaseFeatureSearch):
         t0 = time.perf_counter()
         supernet.train()
         objective.train()
-        running, seen = 0.0, 0
+        running, seen = torch.zeros((), device=train.X.device), 0
         try:
             for idx in iterate_batches(len(train), self.batch_size, train.X.device):
                 path = policy.sample(1, tries=0)[0]
@@ -496,11 +496,11 @@ class RLFeatureSearch(BaseFeatureSearch):
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(weights, _GRAD_CLIP)
                 optimizer.step()
-                running += float(loss) * len(idx)
+                running += loss.detach() * len(idx)
                 seen += len(idx)
         except torch.OutOfMemoryError as exc:
             return f"supernet out of memory: {exc}".splitlines()[0]
-        train_loss = running / max(seen, 1)
+        train_loss = float(running) / max(seen, 1)  # one sync per epoch
         self.supernet_history_.append({"epoch": epoch, "train_loss": train_loss, "step": step,
                                        "dur": time.perf_counter() - t0})
         if not math.isfinite(train_loss):
