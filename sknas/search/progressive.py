@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+from dataclasses import replace
 
 import numpy as np
 from scipy.stats import kendalltau
@@ -22,8 +23,8 @@ from sklearn.utils._param_validation import Interval
 from ..base import BaseFeatureSearch
 from ..evaluation.zero_cost import NASWOT_ROWS, naswot_score
 from ..space import Architecture, Block
-from ..space.architecture import FIXED_HEADS
-from ..space.encoding import encode_many
+from ..space.architecture import FIXED_HEADS, HEADS
+from ..space.encoding import encode, encode_many
 from ..space.ops import PRESERVING_OPS
 
 #: A training subsample never goes below this many rows: the k-NN graph objective (15 neighbours) and
@@ -373,10 +374,24 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
         return record["fidelity"][1] / self.max_epochs
 
     def _features(self, archs, shares):
+        """Positional encoding, plus position-free summaries so a block measured at one depth informs its
+        use at the next: the mean code of the blocks, the last block's code, the size, the fidelity."""
         run = self._run
         codes = encode_many(archs, run["space"])
+        width = len(self._block_code(Block("linear", run["space"].widths[0])))
+        blocks = [[self._block_code(b) for b in a.blocks] or [np.zeros(width)] for a in archs]
+        mean = np.array([np.mean(b, axis=0) for b in blocks])
+        last = np.array([b[-1] for b in blocks])
         size = np.log1p([a.n_params(run["n_features"], self.n_components) for a in archs])
-        return np.column_stack([codes, size, shares])
+        return np.column_stack([codes, mean, last, size, shares])
+
+    def _block_code(self, block):
+        """One block's one-hot code: the first slot of the shared encoding of a one-block architecture."""
+        cache = self._run.setdefault("block_codes", {})
+        if block not in cache:
+            one = replace(self._run["space"], max_depth=1)
+            cache[block] = encode(Architecture((block,)), one)[len(HEADS) + 2:]  # past head and depth 0..1
+        return cache[block]
 
     def _naswot(self, arch):
         cache = self._run["naswot"]
