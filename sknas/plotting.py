@@ -246,3 +246,61 @@ def plot_pareto_front(search, objectives=None, ax=None):
     for axis in axes[len(pairs):]:
         axis.set_visible(False)
     return axes[0] if len(pairs) == 1 else axes[: len(pairs)]
+
+
+def plot_search_learning(search, axes=None):
+    """Draw how a learning search learned: RL's reward and policy entropy, or BO's surrogate quality.
+
+    Parameters
+    ----------
+    search : RLFeatureSearch or BayesFeatureSearch
+        Fitted.  For RL: the mean reward and the baseline per controller step,
+        and the policy entropy.  For BO: the surrogate's prediction against the
+        score then measured per trial, and the rank correlation per step.
+    axes : pair of matplotlib Axes, optional
+
+    Returns
+    -------
+    axes : ndarray of two matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sknas import RLFeatureSearch
+    >>> from sknas.datasets import make_customers
+    >>> from sknas.plotting import plot_search_learning
+    >>> X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
+    >>> search = RLFeatureSearch(n_components=3, max_trials=7, max_epochs=2, controller_batch_size=2,
+    ...                          random_state=0).fit(X)
+    >>> reward_ax, entropy_ax = plot_search_learning(search)
+    >>> [line.get_label() for line in reward_ax.get_lines()]
+    ['mean reward', 'baseline']
+    """
+    plt = _pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(9, 3))
+    axes = np.asarray(axes).ravel()
+    if hasattr(search, "reward_history_"):
+        steps = np.arange(1, len(search.reward_history_) + 1)
+        axes[0].plot(steps, search.reward_history_, marker="o", label="mean reward")
+        axes[0].plot(steps, search.baseline_history_, linestyle="--", label="baseline")
+        axes[0].set_xlabel("controller step")
+        axes[0].legend(fontsize="small")
+        axes[1].plot(steps, search.entropy_history_, marker="o")
+        axes[1].set_xlabel("controller step")
+        axes[1].set_ylabel("policy entropy (nats)")
+        return axes
+    check_is_fitted(search, "acquisition_history_")
+    rows = search.acquisition_history_
+    axes[0].errorbar([a["trial"] for a in rows], [a["predicted"] for a in rows],
+                     yerr=[a["predicted_std"] for a in rows], fmt="o", label="predicted")
+    axes[0].plot([a["trial"] for a in rows], [a["measured"] for a in rows], "x", label="measured")
+    axes[0].set_xlabel("trial")
+    axes[0].set_ylabel("score")
+    axes[0].legend(fontsize="small")
+    history = search.surrogate_history_
+    axes[1].plot([s["step"] for s in history], [s["rank_correlation"] for s in history], marker="o")
+    axes[1].set_xlabel("step")
+    axes[1].set_ylabel("Spearman(predicted, measured)")
+    return axes

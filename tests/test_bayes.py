@@ -144,3 +144,17 @@ def test_bad_parameters_raise(customers, name, value):
     X, _ = customers
     with pytest.raises(ValueError, match=name):
         BayesFeatureSearch(**{name: value}).fit(X)
+
+
+def test_plot_search_learning_draws_surrogate_quality(customers):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sknas.plotting import plot_search_learning
+
+    X, _ = customers
+    search = BayesFeatureSearch(n_components=2, n_clusters=3, **FAST_BO).fit(X)
+    fit_ax, rank_ax = plot_search_learning(search)
+    assert {t.get_text() for t in fit_ax.get_legend().get_texts()} == {"predicted", "measured"}
+    assert len(rank_ax.get_lines()[0].get_xdata()) == len(search.surrogate_history_)
