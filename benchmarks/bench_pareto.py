@@ -80,7 +80,9 @@ def _md(architecture):
 
 
 def _ratio(best, knee):
-    return float("inf") if knee == 0 else best / knee
+    if knee == 0:
+        return 1.0 if best == 0 else float("inf")
+    return best / knee
 
 
 def _fmt_ratio(value):
@@ -92,7 +94,12 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--report-only", action="store_true", help="rewrite pareto.md from pareto.json")
     args = parser.parse_args()
+    if args.report_only:
+        saved = json.loads((RESULTS / "pareto.json").read_text())
+        write_markdown(saved["rows"], saved["machine"], saved["command"], saved["date"], saved["seeds"])
+        return
     torch.set_num_threads(args.threads)
     rows = []
     for name in args.datasets:
@@ -112,7 +119,12 @@ def main():
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "pareto.json").write_text(json.dumps(
         {"machine": machine, "command": command, "date": date, "seeds": args.seeds, "rows": rows}, indent=2))
-    lines = [f"Machine: {machine}. Date {date}. Command: `{command}`. Seeds {args.seeds}.", "",
+    write_markdown(rows, machine, command, date, args.seeds)
+
+
+def write_markdown(rows, machine, command, date, seeds):
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    lines = [f"Machine: {machine}. Date {date}. Command: `{command}`. Seeds {seeds}.", "",
              "Hypervolume of the (score, params) front, normalised per dataset and seed on the union of both "
              "searches' valid candidates (score and log10(1 + params) scaled to [0, 1], reference 1.1); random "
              "search ran right after Pareto with max_time = Pareto's search time.", "",
@@ -126,7 +138,7 @@ def main():
                      f"{'yes' if win else 'no'} | {r['pareto_search_s']:.1f} / {r['random_search_s']:.1f} | "
                      f"{r['pareto_trials']} / {r['random_trials']} |")
     lines += ["", "| dataset | mean HV pareto | mean HV random | seeds won by pareto |", "|---|---|---|---|"]
-    for name in args.datasets:
+    for name in datasets:
         sel = [r for r in rows if r["dataset"] == name]
         lines.append(f"| {name} | {np.mean([r['pareto_hv'] for r in sel]):.3f} | "
                      f"{np.mean([r['random_hv'] for r in sel]):.3f} | {sum(wins[name])}/{len(sel)} |")
@@ -143,7 +155,7 @@ def main():
                      f"{best['ari']:.3f} | {best['ari'] - knee['ari']:+.3f} |")
     lines += ["", "| dataset | median params x cheaper | median latency x cheaper | mean ARI knee | mean ARI best "
               "| mean ARI loss |", "|---|---|---|---|---|---|"]
-    for name in args.datasets:
+    for name in datasets:
         sel = [r for r in rows if r["dataset"] == name]
         params = np.median([_ratio(r["best_quality"]["params"], r["knee"]["params"]) for r in sel])
         latency = np.median([_ratio(r["best_quality"]["latency_ms"], r["knee"]["latency_ms"]) for r in sel])
@@ -151,7 +163,8 @@ def main():
         ari_best = np.mean([r["best_quality"]["ari"] for r in sel])
         lines.append(f"| {name} | {_fmt_ratio(params)} | {_fmt_ratio(latency)} | {ari_knee:.3f} | {ari_best:.3f} | "
                      f"{ari_best - ari_knee:+.3f} |")
-    text = "\n".join(lines) + "\n"
+    notes = RESULTS / "pareto_notes.md"  # hand-written reading of the figures, kept across reruns
+    text = "\n".join(lines) + "\n" + ("\n" + notes.read_text() if notes.exists() else "")
     (RESULTS / "pareto.md").write_text(text)
     print(text)
 
