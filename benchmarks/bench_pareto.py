@@ -125,11 +125,11 @@ def main():
 def write_markdown(rows, machine, command, date, seeds):
     datasets = list(dict.fromkeys(r["dataset"] for r in rows))
     lines = [f"Machine: {machine}. Date {date}. Command: `{command}`. Seeds {seeds}.", "",
-             "Hypervolume of the (score, params) front, normalised per dataset and seed on the union of both "
+             ("Hypervolume of the (score, params) front, normalised per dataset and seed on the union of both "
              "searches' valid candidates (score and log10(1 + params) scaled to [0, 1], reference 1.1); random "
-             "search ran right after Pareto with max_time = Pareto's search time.", "",
-             "| dataset | seed | HV pareto | HV random | pareto wins | search s (pareto / random) "
-             "| trials (pareto / random) |", "|---|---|---|---|---|---|---|"]
+             "search ran right after Pareto with max_time = Pareto's search time."), "",
+             ("| dataset | seed | HV pareto | HV random | pareto wins | search s (pareto / random) "
+             "| trials (pareto / random) |"), "|---|---|---|---|---|---|---|"]
     wins = {}
     for r in rows:
         win = r["pareto_hv"] > r["random_hv"]
@@ -142,19 +142,19 @@ def write_markdown(rows, machine, command, date, seeds):
         sel = [r for r in rows if r["dataset"] == name]
         lines.append(f"| {name} | {np.mean([r['pareto_hv'] for r in sel]):.3f} | "
                      f"{np.mean([r['random_hv'] for r in sel]):.3f} | {sum(wins[name])}/{len(sel)} |")
-    lines += ["", "Knee (the default choice) against the best-quality point of the same front, both retrained "
+    lines += ["", ("Knee (the default choice) against the best-quality point of the same front, both retrained "
               "on all rows (NeuralFeatureMap, same seed); x cheaper = best / knee; ARI of KMeans(k) on each "
-              "transform.", "",
-              "| dataset | seed | knee | best quality | params x cheaper | latency x cheaper | ARI knee | ARI best "
-              "| ARI loss |", "|---|---|---|---|---|---|---|---|---|"]
+              "transform."), "",
+              ("| dataset | seed | knee | best quality | params x cheaper | latency x cheaper | ARI knee | ARI best "
+              "| ARI loss |"), "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         knee, best = r["knee"], r["best_quality"]
         lines.append(f"| {r['dataset']} | {r['seed']} | {_md(knee['architecture'])} | {_md(best['architecture'])} | "
                      f"{_fmt_ratio(_ratio(best['params'], knee['params']))} | "
                      f"{_fmt_ratio(_ratio(best['latency_ms'], knee['latency_ms']))} | {knee['ari']:.3f} | "
                      f"{best['ari']:.3f} | {best['ari'] - knee['ari']:+.3f} |")
-    lines += ["", "| dataset | median params x cheaper | median latency x cheaper | mean ARI knee | mean ARI best "
-              "| mean ARI loss |", "|---|---|---|---|---|---|"]
+    lines += ["", ("| dataset | median params x cheaper | median latency x cheaper | mean ARI knee | mean ARI best "
+              "| mean ARI loss |"), "|---|---|---|---|---|---|"]
     for name in datasets:
         sel = [r for r in rows if r["dataset"] == name]
         params = np.median([_ratio(r["best_quality"]["params"], r["knee"]["params"]) for r in sel])
