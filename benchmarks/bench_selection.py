@@ -1,13 +1,14 @@
 """Which label-free criterion picks the best candidate? Kendall tau with true ARI across a search's candidates.
 
-For each dataset and seed, RandomFeatureSearch (12 trials, 30 epochs) is run once; every valid candidate's
-KMeans labels of the validation rows (kept in its history record) are compared with the true labels (ARI).
-Criteria: the candidate's silhouette (the default score), consensus (mean ARI with the other candidates'
-labels) and their rank average. Reports the Kendall tau of each criterion with true ARI across candidates
-and the true validation ARI of the candidate each criterion would pick. Labels are used only to evaluate.
-Writes benchmarks/results/selection.md and .json.
+For each dataset and seed, a search (RandomFeatureSearch with 12 trials of 30 epochs, or EvoFeatureSearch with
+its defaults) is run once; every valid candidate's KMeans labels of the validation rows (kept in its history
+record) are compared with the true labels (ARI). Criteria: the candidate's silhouette (in its embedding),
+consensus (mean ARI with the other candidates' labels), separability (held-out linear discriminability of its
+partition in the input space, ``sknas.evaluation.separability``) and the rank averages of silhouette with each.
+Reports the Kendall tau of each criterion with true ARI across candidates and the true validation ARI of the
+candidate each criterion would pick. Labels are used only to evaluate. Writes benchmarks/results/<out>.md/.json.
 
-    python benchmarks/bench_selection.py [--seeds 0 1 2] [--datasets iris wine breast_cancer digits customers]
+    python benchmarks/bench_selection.py [--search random|evo] [--seeds 0 1 2] [--datasets ...] [--out selection]
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wi
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import check_random_state
 
-from sknas import RandomFeatureSearch
+from sknas import EvoFeatureSearch, RandomFeatureSearch
 from sknas.base import MIN_ROWS_TO_SPLIT
 from sknas.datasets import make_customers
 from sknas.evaluation import selection_scores
@@ -32,7 +33,19 @@ from sknas.evaluation import selection_scores
 RESULTS = Path(__file__).parent / "results"
 DATASETS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits,
             "customers": lambda return_X_y: make_customers(2000, random_state=0, return_X_y=True)}
-CRITERIA = ("silhouette", "consensus", "silhouette+consensus")
+CRITERIA = ("silhouette", "consensus", "separability", "silhouette+consensus", "silhouette+separability")
+SEARCHES = {
+    "random": lambda k, seed: RandomFeatureSearch(n_clusters=k, random_state=seed, device="cpu", max_trials=12,
+                                                  max_epochs=30),
+    "evo": lambda k, seed: EvoFeatureSearch(n_clusters=k, random_state=seed, device="cpu"),
+}
+
+
+def criterion_values(records, criterion):
+    """One value per record; higher picks."""
+    if criterion == "separability":
+        return np.array([r["separability"] for r in records], dtype=float)
+    return selection_scores(records, criterion)
 
 
 def validation_labels(y, seed, fraction=0.2):
@@ -47,6 +60,9 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--search", choices=list(SEARCHES), default="random",
+                        help="whose candidate pool to judge (default: random, 12 trials of 30 epochs)")
+    parser.add_argument("--out", default="selection", help="file stem under benchmarks/results/")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     rows = []
@@ -54,22 +70,23 @@ def main():
         X, y = DATASETS[name](return_X_y=True)
         k = len(np.unique(y))
         for seed in args.seeds:
-            search = RandomFeatureSearch(n_clusters=k, random_state=seed, device="cpu", max_trials=12,
-                                         max_epochs=30).fit(X)
+            search = SEARCHES[args.search](k, seed).fit(X)
             y_valid = validation_labels(y, seed)
-            valid = [r for r in search.search_history_ if r["valid"]]
+            # cached repeats are the same candidate again: count each evaluation once
+            valid = [r for r in search.search_history_ if r["valid"] and not r.get("cached")]
             true = np.array([adjusted_rand_score(y_valid[:len(r["labels"])], r["labels"]) for r in valid])
             row = {"dataset": name, "seed": seed, "n_candidates": len(valid), "best_possible": float(true.max())}
             for criterion in CRITERIA:
-                values = selection_scores(valid, criterion)
+                values = criterion_values(valid, criterion)
                 row[f"tau_{criterion}"] = float(kendalltau(values, true)[0])
                 row[f"pick_{criterion}"] = float(true[int(np.argmax(values))])
             rows.append(row)
             print(name, seed, {k_: round(v, 3) if isinstance(v, float) else v for k_, v in row.items()}, flush=True)
     machine = f"{platform.node()} {platform.machine()}, CPU, torch {torch.__version__}, threads={args.threads}"
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "selection.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
-    lines = [f"Machine: {machine}. RandomFeatureSearch(max_trials=12, max_epochs=30), seeds {args.seeds}; "
+    (RESULTS / f"{args.out}.json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=2))
+    pool = {"random": "RandomFeatureSearch(max_trials=12, max_epochs=30)", "evo": "EvoFeatureSearch() defaults"}
+    lines = [f"Machine: {machine}. Candidates of {pool[args.search]}, seeds {args.seeds}; "
              "means over seeds. tau: Kendall tau of the criterion with true ARI across the valid candidates; "
              "pick: true validation ARI of the candidate the criterion picks.", "",
              "| dataset | " + " | ".join(f"tau {c}" for c in CRITERIA) + " | " +
@@ -81,7 +98,7 @@ def main():
         cells += [f"{np.mean([r[f'pick_{c}'] for r in sel]):.3f}" for c in CRITERIA]
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {np.mean([r['best_possible'] for r in sel]):.3f} |")
     text = "\n".join(lines) + "\n"
-    (RESULTS / "selection.md").write_text(text)
+    (RESULTS / f"{args.out}.md").write_text(text)
     print(text)
 
 

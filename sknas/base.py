@@ -35,6 +35,7 @@ from .evaluation import (
     efficiency_report,
     score_embedding,
     selection_scores,
+    separability,
 )
 from .space import SearchSpace, build_network
 from .space.architecture import FIXED_HEADS
@@ -268,9 +269,10 @@ def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
         scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
                                  X=data["X_valid"], validation_loss=validation_loss, random_state=record["seed"])
         labels = cluster_labels(Z, settings["n_clusters"]) if scored.valid else None
+        separable = separability(data["X_valid"][:len(labels)], labels) if labels is not None else None
     record.update(score=scored.score, valid=scored.valid, reason=scored.reason, validation_loss=validation_loss,
                   n_epochs=n_epochs, neighbor_preservation=scored.details.get("neighbor_preservation"),
-                  labels=labels)
+                  labels=labels, separability=separable)
     return record
 
 

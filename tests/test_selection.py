@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sknas import RandomFeatureSearch
-from sknas.evaluation import consensus_scores, selection_scores
+from sknas.evaluation import consensus_scores, selection_scores, separability
 
 from .conftest import FAST_SEARCH
 
@@ -26,7 +26,26 @@ def test_rank_average_combines_both_criteria():
     assert np.array_equal(selection_scores(records, "silhouette"), [0.9, 0.1, 0.5])
 
 
-@pytest.mark.parametrize("scoring", ["consensus", "silhouette+consensus"])
+def test_separability_prefers_the_partition_the_input_supports():
+    rng = np.random.RandomState(0)
+    # Two elongated clusters side by side: KMeans-like cuts across them are separable in-sample
+    # but not held out as well as the true split, and a random partition is not separable at all.
+    X = np.vstack([rng.normal(0, 1, (80, 4)) * [4, 0.3, 1, 1], rng.normal(0, 1, (80, 4)) * [4, 0.3, 1, 1] + [0, 3, 0, 0]])
+    truth = np.repeat([0, 1], 80)
+    across = (X[:, 0] > 0).astype(int)
+    noise = rng.randint(2, size=160)
+    assert separability(X, truth) > separability(X, across) > separability(X, noise)
+    assert separability(X, np.zeros(160, dtype=int)) == -1.0  # one cluster cannot be judged
+
+
+def test_separability_is_scale_free_in_the_candidates_labels_only():
+    rng = np.random.RandomState(1)
+    X = rng.normal(size=(60, 3))
+    labels = rng.randint(3, size=60)
+    assert separability(X, labels) == separability(X, (labels + 1) % 3)  # renaming clusters changes nothing
+
+
+@pytest.mark.parametrize("scoring", ["consensus", "silhouette+consensus", "silhouette+separability"])
 def test_search_with_pool_scoring(customers, scoring):
     X, _ = customers
     search = RandomFeatureSearch(n_components=2, n_clusters=3, scoring=scoring,
@@ -36,6 +55,7 @@ def test_search_with_pool_scoring(customers, scoring):
     assert search.architecture_ == best["architecture"]
     assert search.best_score_ == best["selection_score"]
     assert all(r["labels"] is not None and len(r["labels"]) == round(0.2 * len(X)) for r in valid)
+    assert all(-1.0 <= r["separability"] <= 1.0 for r in valid)
     assert 1 <= len(search.runner_ups_) <= 3
     for runner in search.runner_ups_:
         assert runner["architecture"] != search.architecture_

@@ -8,7 +8,7 @@ from .scores import (
     neighbor_preservation,
     score_embedding,
 )
-from .selection import SELECTION_SCORINGS, cluster_labels, consensus_scores, selection_scores
+from .selection import SELECTION_SCORINGS, cluster_labels, consensus_scores, selection_scores, separability
 
 __all__ = [
     "SCORINGS",
@@ -23,4 +23,5 @@ __all__ = [
     "cluster_labels",
     "consensus_scores",
     "selection_scores",
+    "separability",
 ]
