@@ -33,9 +33,9 @@ from .evaluation import (
     SELECTION_SCORINGS,
     cluster_labels,
     efficiency_report,
+    resolve_scoring,
     score_embedding,
     selection_scores,
-    separability,
 )
 from .space import SearchSpace, build_network
 from .space.architecture import FIXED_HEADS
@@ -172,7 +172,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         # Latency is a CPU figure by definition (what scoring nightly costs on a server).
         cpu_encoder = encoder if self.device_.type == "cpu" else _cpu_copy(encoder)
         report = efficiency_report(cpu_encoder, self.n_features_in_,
-                                   flops=architecture.flops(self.n_features_in_, self.n_components))
+                                   flops=architecture.flops(self.n_features_in_, self.n_components),
+                                   params=architecture.n_params(self.n_features_in_, self.n_components))
         encoder.eval()
         return report
 
@@ -269,10 +270,9 @@ def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
         scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
                                  X=data["X_valid"], validation_loss=validation_loss, random_state=record["seed"])
         labels = cluster_labels(Z, settings["n_clusters"]) if scored.valid else None
-        separable = separability(data["X_valid"][:len(labels)], labels) if labels is not None else None
     record.update(score=scored.score, valid=scored.valid, reason=scored.reason, validation_loss=validation_loss,
                   n_epochs=n_epochs, neighbor_preservation=scored.details.get("neighbor_preservation"),
-                  labels=labels, separability=separable)
+                  labels=labels, separability=scored.details.get("separability"))
     return record
 
 
@@ -293,14 +293,14 @@ class BaseFeatureSearch(BaseNeuralTransformer):
 
     _parameter_constraints: dict = {
         **BaseNeuralTransformer._parameter_constraints,
-        "scoring": [StrOptions(set(SCORINGS) | set(SELECTION_SCORINGS)), callable],
+        "scoring": [StrOptions({"auto", *SCORINGS, *SELECTION_SCORINGS}), callable],
         "search_space": [None, SearchSpace, dict],
         "max_trials": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_time": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "n_jobs": [None, numbers.Integral],
     }
 
-    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="silhouette",
+    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=10, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0):
@@ -349,7 +349,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                           f"Reasons: {sorted({r['reason'] for r in ok})}", RuntimeWarning, stacklevel=3)
         pool = valid or ok
         if valid:
-            for record, value in zip(valid, selection_scores(valid, self.scoring)):
+            for record, value in zip(valid, selection_scores(valid, self._scoring())):
                 record["selection_score"] = float(value)
             best = max(valid, key=lambda r: r["selection_score"])
         else:
@@ -365,8 +365,12 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         """Whether a valid record may win the search (a strategy scoring partly trained candidates restricts it)."""
         return True
 
+    def _scoring(self):
+        """The scoring in force (``"auto"`` resolved)."""
+        return resolve_scoring(self.scoring)
+
     def _pool_scoring(self):
-        return isinstance(self.scoring, str) and self.scoring in SELECTION_SCORINGS
+        return isinstance(self._scoring(), str) and self._scoring() in SELECTION_SCORINGS
 
     @staticmethod
     def _runner_ups(best, valid, n=3):
@@ -462,7 +466,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         return {
             "n_components": self.n_components, "n_clusters": self.n_clusters, "objective": self.objective_,
             # Pool-level scorings rank after the search; each candidate gets the silhouette meanwhile.
-            "scoring": "silhouette" if self._pool_scoring() else self.scoring,
+            "scoring": "silhouette" if self._pool_scoring() else self._scoring(),
             "max_epochs": self.max_epochs, "batch_size": self.batch_size,
             "learning_rate": self.learning_rate, "max_time": self.max_time, "device": self.device_,
         }

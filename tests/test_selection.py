@@ -81,3 +81,27 @@ def test_other_searches_accept_pool_scoring(customers):
                            **{**FAST_SEARCH, "max_trials": 4}).fit(X)
     assert evo.architecture_ == max((r for r in evo.search_history_ if r["valid"]),
                                     key=lambda r: r["selection_score"])["architecture"]
+
+
+def test_auto_scoring_averages_the_embedding_silhouette_and_the_input_separability():
+    from sklearn.datasets import make_blobs
+
+    from sknas.evaluation import AUTO_SCORING, resolve_scoring, score_embedding
+
+    X, _ = make_blobs(200, centers=3, n_features=4, random_state=0)
+    Z = X[:, :2] * 10.0
+    res = score_embedding(Z, scoring="silhouette+separability", n_clusters=3, X=X, random_state=0)
+    assert res.valid and res.score == pytest.approx((res.details["silhouette"] + res.details["separability"]) / 2)
+    assert resolve_scoring("auto") == AUTO_SCORING == "silhouette+separability"
+    assert resolve_scoring("silhouette") == "silhouette"
+    with pytest.raises(ValueError, match="requires the input rows X"):
+        score_embedding(Z, scoring="silhouette+separability", n_clusters=3)
+
+
+def test_default_search_scores_with_auto(customers):
+    X, _ = customers
+    search = RandomFeatureSearch(n_components=2, n_clusters=3, **{**FAST_SEARCH, "max_trials": 3}).fit(X)
+    assert search.get_params()["scoring"] == "auto"  # stored untouched; resolved at fit
+    valid = [r for r in search.search_history_ if r["valid"]]
+    assert valid and all(-1.0 <= r["separability"] <= 1.0 for r in valid)
+    assert all(-1.0 <= r["score"] <= 1.0 for r in valid)

@@ -184,6 +184,7 @@ def test_n_params_matches_built_network(n_features):
 def test_n_params_known_value_and_identity():
     assert Architecture((Block("linear", 64, norm="batchnorm"),)).n_params(10, 2) == 962
     assert Architecture(head="identity").n_params(10, 2) == 0
+    assert Architecture(head="lda").n_params(10, 2) == 10 * 2 + 2  # its fitted projection counts
     assert Architecture(()).n_params(10, 2) == 22
     assert n_trainable(build_network(Architecture(head="identity"), 10, 2)) == 0
 
@@ -193,6 +194,7 @@ def test_flops_positive_and_monotone_in_width():
         if arch.head != "identity":
             assert arch.flops(5, 2) > 0, str(arch)
     assert Architecture(head="identity").flops(5, 2) == 0
+    assert Architecture(head="lda").flops(5, 2) == 2 * 5 * 2
     for op in WIDTH_OPS:
         flops = [Architecture((Block(op, w),)).flops(10, 2) for w in (4, 8, 16, 32)]
         assert all(a < b for a, b in zip(flops, flops[1:])), (op, flops)

@@ -108,7 +108,7 @@ def measure_latency_ms(module, n_features, *, n_rows=1000, repeats=7, warmup=2,
     return statistics.median(times) * 1000.0 * (1000.0 / n_rows)
 
 
-def efficiency_report(module, n_features, flops=None, measure_latency=True):
+def efficiency_report(module, n_features, flops=None, measure_latency=True, params=None):
     """Cost summary of a candidate network.
 
     Parameters
@@ -121,6 +121,9 @@ def efficiency_report(module, n_features, flops=None, measure_latency=True):
         passed through unchanged.
     measure_latency : bool, default=True
         If False, ``latency_ms_per_1000_rows`` is ``None`` (saves time).
+    params : int, default=None
+        Weight count from the architecture description (which includes fitted,
+        non-trained projections); ``None`` counts the module's trainable parameters.
 
     Returns
     -------
@@ -135,7 +138,7 @@ def efficiency_report(module, n_features, flops=None, measure_latency=True):
     """
     latency = measure_latency_ms(module, n_features) if measure_latency else None
     return {
-        "params": count_parameters(module),
+        "params": count_parameters(module) if params is None else params,
         "flops": flops,
         "latency_ms_per_1000_rows": latency,
     }

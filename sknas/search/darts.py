@@ -242,7 +242,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
     objective : {"auto", "neighbors", "reconstruction", "contrastive", "supervised"}, default="auto"
         Self-supervised training objective, of the supernet and of every
         candidate.  ``"auto"`` is ``"neighbors"``.
-    scoring : str or callable, default="silhouette"
+    scoring : str or callable, default="auto"
         Label-free score of a candidate on the validation split (see
         :class:`RandomFeatureSearch`).
     search_space : SearchSpace, dict or None, default=None
@@ -376,7 +376,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         "skip_share_stop": [None, Interval(numbers.Real, 0, 1, closed="both")],
     }
 
-    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="silhouette",
+    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=10, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, order="first", relaxation="softmax", arch_learning_rate=3e-3, arch_weight_decay=1e-3,
@@ -462,7 +462,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         net.noise = None
         try:
             Z = embed(net, valid.X).cpu().numpy().astype(np.float64)
-            scoring = "silhouette" if self._pool_scoring() else self.scoring
+            scoring = "silhouette" if self._pool_scoring() else self._scoring()
             scored = score_embedding(Z, scoring=scoring, n_clusters=self.n_clusters, X=valid.X.cpu().numpy(),
                                      validation_loss=(self.supernet_history_ or [{}])[-1].get("valid_loss", math.nan),
                                      random_state=seed)

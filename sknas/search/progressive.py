@@ -188,7 +188,7 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
         "prescreen": ["boolean"],
     }
 
-    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="silhouette",
+    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=200, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, beam_width=9, max_depth=None, patience=1, eta=3, n_rungs=2, prescreen=False):

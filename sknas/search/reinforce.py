@@ -366,7 +366,7 @@ class RLFeatureSearch(BaseFeatureSearch):
         "weight_sharing": ["boolean"],
     }
 
-    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="silhouette",
+    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, controller_batch_size=5, controller_hidden_size=32, controller_learning_rate=0.05,

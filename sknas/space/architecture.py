@@ -139,7 +139,12 @@ class Architecture:
         return n_features if self.head == "identity" else n_components
 
     def n_params(self, n_features, n_components):
-        """Trainable parameters of the built network."""
+        """Weights of the built network: its trainable parameters, plus the fitted projection of the LDA map.
+
+        The LDA map trains nothing, but it stores and applies an ``n_features x
+        n_components`` projection; counting it keeps cost comparisons (Pareto
+        fronts, ``max_params``) honest.  The identity map has none.
+        """
         total = 0
         widths = self.widths(n_features)
         for b, d_in, d_out in zip(self.blocks, widths[:-1], widths[1:]):
@@ -150,6 +155,8 @@ class Architecture:
                 total += d_in * d_out + d_out
         if self.head == "linear":
             total += widths[-1] * n_components + n_components
+        elif self.head == "lda":
+            total += n_features * n_components + n_components
         return total
 
     def flops(self, n_features, n_components):
@@ -162,7 +169,7 @@ class Architecture:
             total += d_out if b.activation != "identity" else 0
             if b.residual:
                 total += d_out + (2 * d_in * d_out if d_in != d_out else 0)
-        if self.head == "linear":
+        if self.head in ("linear", "lda"):
             total += 2 * widths[-1] * n_components
         return total
 
