@@ -96,6 +96,13 @@ class Architecture:
         ``"lda"`` (only with no blocks) is a label-free discriminative linear
         map: KMeans labels, then the linear discriminant projection of those
         labels, alternated until the labels settle (fitted, not trained).
+    embedding_dim : int or "auto", default="auto"
+        Width of each categorical column's learned embedding (used only when
+        the data has categorical columns; the fixed maps read the columns'
+        one-hot indicators and keep ``"auto"``).  ``"auto"`` is
+        ``min(16, ceil(1.6 * cardinality ** 0.56))`` per column.  Shown in
+        ``str`` and written to JSON only when not ``"auto"``, so
+        Architectures of numeric data read and serialise as before.
 
     Examples
     --------
@@ -111,6 +118,7 @@ class Architecture:
 
     blocks: tuple = field(default_factory=tuple)
     head: str = "linear"
+    embedding_dim: object = "auto"
 
     def __post_init__(self):
         blocks = tuple(Block(**b) if isinstance(b, dict) else b for b in self.blocks)
@@ -122,15 +130,28 @@ class Architecture:
             raise ValueError(f"Unknown head {self.head!r}; expected one of {HEADS}.")
         if self.head in FIXED_HEADS and blocks:
             raise ValueError(f"head={self.head!r} (a classical map) cannot have hidden blocks.")
+        dim = self.embedding_dim
+        if dim != "auto":
+            if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or dim < 1:
+                raise ValueError(f"embedding_dim must be a positive int or 'auto', got {dim!r}.")
+            if self.head in FIXED_HEADS:
+                raise ValueError(f"head={self.head!r} (a classical map) has no embeddings; "
+                                 "embedding_dim must be 'auto'.")
+            object.__setattr__(self, "embedding_dim", int(dim))
 
     # -- shape and cost -------------------------------------------------
     @property
     def depth(self):
         return len(self.blocks)
 
-    def widths(self, n_features):
-        """Input width of every block followed by the width before the head."""
-        widths = [n_features]
+    def widths(self, n_features, categorical=None):
+        """Input width of every block followed by the width before the head.
+
+        ``categorical`` (a :class:`~sknas.space.categorical.CategoricalLayout`
+        of the ``n_features`` encoded columns) makes the first width the
+        numeric columns plus the embeddings.
+        """
+        widths = [self._input_width(n_features, categorical)]
         for b in self.blocks:
             widths.append(out_width(b.op, widths[-1], b.width))
         return widths
@@ -138,7 +159,14 @@ class Architecture:
     def output_width(self, n_features, n_components):
         return n_features if self.head == "identity" else n_components
 
-    def n_params(self, n_features, n_components):
+    def _embeds(self, categorical):
+        """Whether the built network embeds categorical columns (the fixed maps read the indicators)."""
+        return categorical is not None and bool(categorical.cardinalities) and self.head not in FIXED_HEADS
+
+    def _input_width(self, n_features, categorical):
+        return categorical.input_width(self.embedding_dim) if self._embeds(categorical) else n_features
+
+    def n_params(self, n_features, n_components, categorical=None):
         """Weights of the built network: its trainable parameters, plus the fitted projection of the LDA map.
 
         The LDA map trains nothing, but it stores and applies an ``n_features x
@@ -146,7 +174,9 @@ class Architecture:
         fronts, ``max_params``) honest.  The identity map has none.
         """
         total = 0
-        widths = self.widths(n_features)
+        widths = self.widths(n_features, categorical)
+        if self._embeds(categorical):
+            total += categorical.n_params(self.embedding_dim)
         for b, d_in, d_out in zip(self.blocks, widths[:-1], widths[1:]):
             total += op_params(b.op, d_in, b.width)
             if b.norm != "none":
@@ -159,10 +189,10 @@ class Architecture:
             total += n_features * n_components + n_components
         return total
 
-    def flops(self, n_features, n_components):
-        """FLOPs of a forward pass for one row (2 per multiply-accumulate)."""
+    def flops(self, n_features, n_components, categorical=None):
+        """FLOPs of a forward pass for one row (2 per multiply-accumulate; embedding look-ups count 0)."""
         total = 0
-        widths = self.widths(n_features)
+        widths = self.widths(n_features, categorical)
         for b, d_in, d_out in zip(self.blocks, widths[:-1], widths[1:]):
             total += op_flops(b.op, d_in, b.width)
             total += 4 * d_out if b.norm != "none" else 0
@@ -175,11 +205,14 @@ class Architecture:
 
     # -- plain data -----------------------------------------------------
     def to_dict(self):
-        return {"blocks": [asdict(b) for b in self.blocks], "head": self.head}
+        data = {"blocks": [asdict(b) for b in self.blocks], "head": self.head}
+        if self.embedding_dim != "auto":
+            data["embedding_dim"] = self.embedding_dim
+        return data
 
     @classmethod
     def from_dict(cls, data):
-        if not isinstance(data, dict) or set(data) - {"blocks", "head"}:
+        if not isinstance(data, dict) or set(data) - {"blocks", "head", "embedding_dim"}:
             raise ValueError(f"Not an Architecture dict: {data!r}")
         known = {f.name for f in fields(Block)}
         blocks = []
@@ -187,7 +220,7 @@ class Architecture:
             if not isinstance(b, dict) or set(b) - known:
                 raise ValueError(f"Not a Block dict: {b!r}")
             blocks.append(Block(**b))
-        return cls(tuple(blocks), data.get("head", "linear"))
+        return cls(tuple(blocks), data.get("head", "linear"), data.get("embedding_dim", "auto"))
 
     def to_json(self):
         return json.dumps(self.to_dict(), sort_keys=True)
@@ -199,5 +232,6 @@ class Architecture:
     def __str__(self):
         if self.head in FIXED_HEADS:
             return self.head
-        body = " | ".join(str(b) for b in self.blocks)
+        parts = [] if self.embedding_dim == "auto" else [f"embed({self.embedding_dim})"]
+        body = " | ".join(parts + [str(b) for b in self.blocks])
         return f"{body} -> linear" if body else "linear"

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from .architecture import Architecture
+from .categorical import CategoricalEmbedding
 from .ops import make_activation, make_norm, make_op, out_width
 
 
@@ -94,12 +95,14 @@ class LDAHead(nn.Module):
 
 
 class FeatureNetwork(nn.Module):
-    """The feature map built from an Architecture: blocks, then the head."""
+    """The feature map built from an Architecture: categorical embeddings (if any), blocks, then the head."""
 
-    def __init__(self, architecture, n_features, n_components):
+    def __init__(self, architecture, n_features, n_components, categorical=None):
         super().__init__()
         layers = []
-        width = n_features
+        width = architecture.widths(n_features, categorical)[0]
+        if architecture._embeds(categorical):
+            self.categorical_input = CategoricalEmbedding(categorical, architecture.embedding_dim)
         for block in architecture.blocks:
             layers.append(BlockModule(block, width))
             width = out_width(block.op, width, block.width)
@@ -114,6 +117,9 @@ class FeatureNetwork(nn.Module):
         self.n_outputs = architecture.output_width(n_features, n_components)
 
     def forward(self, x):
+        embed = self._modules.get("categorical_input")  # absent on numeric data (and in older pickles)
+        if embed is not None:
+            x = embed(x)
         return self.head(self.blocks(x))
 
     def fit_fixed_parts(self, X, n_clusters, random_state=0):
@@ -123,7 +129,7 @@ class FeatureNetwork(nn.Module):
         return self
 
 
-def build_network(architecture, n_features, n_components):
+def build_network(architecture, n_features, n_components, categorical=None):
     """Build the torch module of ``architecture``.
 
     Parameters
@@ -133,6 +139,10 @@ def build_network(architecture, n_features, n_components):
         Input width (columns after preprocessing).
     n_components : int
         Output width of a ``"linear"`` head.
+    categorical : CategoricalLayout or None, default=None
+        Where the categorical indicator blocks sit in the ``n_features``
+        columns; the network then embeds them (``architecture.embedding_dim``)
+        before its first block.  The fixed maps read the indicators as they are.
 
     Returns
     -------
@@ -148,4 +158,4 @@ def build_network(architecture, n_features, n_components):
     """
     if not isinstance(architecture, Architecture):
         raise TypeError(f"Expected an Architecture, got {type(architecture).__name__}.")
-    return FeatureNetwork(architecture, int(n_features), int(n_components))
+    return FeatureNetwork(architecture, int(n_features), int(n_components), categorical)

@@ -47,6 +47,14 @@ class SearchSpace:
         classical recipe.
     identity_prob : float
         Probability that :meth:`sample` draws the identity map.
+    embedding_dims : tuple of int or "auto"
+        Widths of the categorical columns' embeddings (``"auto"``: the rule
+        ``min(16, ceil(1.6 * cardinality ** 0.56))`` per column).
+    categorical : bool
+        Whether the data has categorical columns.  The estimators set it from
+        the data; only then do :meth:`sample`, :meth:`mutate` and
+        :meth:`crossover` choose an embedding width (so on numeric data they
+        draw exactly what they drew before categorical support).
 
     Examples
     --------
@@ -68,6 +76,8 @@ class SearchSpace:
     residual: tuple = (False, True)
     include_identity: bool = True
     identity_prob: float = 0.05
+    embedding_dims: tuple = ("auto", 2, 4, 8)
+    categorical: bool = False
 
     def __post_init__(self):
         for name, allowed in (("ops", OPS), ("activations", ACTIVATIONS), ("norms", NORMS)):
@@ -92,6 +102,11 @@ class SearchSpace:
             raise ValueError("A space whose only op is 'zero' needs residual=(True,).")
         if not 0.0 <= self.identity_prob <= 1.0:
             raise ValueError(f"identity_prob must be in [0, 1], got {self.identity_prob!r}.")
+        dims = tuple(self.embedding_dims)
+        if not dims or any(d != "auto" and (isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1)
+                           for d in dims):
+            raise ValueError(f"SearchSpace.embedding_dims must be positive ints or 'auto', got {dims!r}.")
+        object.__setattr__(self, "embedding_dims", tuple(d if d == "auto" else int(d) for d in dims))
 
     @classmethod
     def from_dict(cls, params):
@@ -115,7 +130,8 @@ class SearchSpace:
                 return False
             if b.op not in PRESERVING_OPS and b.width not in self.widths:
                 return False
-        return True
+        # "auto" is always a member: strategies that build blocks themselves (DARTS, RL) leave it.
+        return arch.embedding_dim == "auto" or arch.embedding_dim in self.embedding_dims
 
     # -- primitives -------------------------------------------------------
     def fallback(self, kind):
@@ -169,7 +185,14 @@ class SearchSpace:
         if self.include_identity and rng.rand() < self.identity_prob:
             return Architecture(head="identity")
         depth = rng.randint(self.max_depth + 1)
-        return Architecture(tuple(self.sample_block(rng) for _ in range(depth)))
+        blocks = tuple(self.sample_block(rng) for _ in range(depth))
+        return Architecture(blocks, embedding_dim=self._sample_embedding(rng))
+
+    def _sample_embedding(self, rng):
+        """An embedding width; no draw on numeric data, so its random stream is as before."""
+        if not self.categorical:
+            return "auto"
+        return self.embedding_dims[rng.randint(len(self.embedding_dims))]
 
     def mutate(self, arch, random_state=None):
         """Change one decision of ``arch``: a block field, or add/remove a block.
@@ -186,7 +209,8 @@ class SearchSpace:
 
     def _mutate_once(self, arch, rng):
         if arch.head in ("identity", "lda"):
-            return Architecture(tuple(self.sample_block(rng) for _ in range(rng.randint(self.max_depth + 1))))
+            blocks = tuple(self.sample_block(rng) for _ in range(rng.randint(self.max_depth + 1)))
+            return Architecture(blocks, embedding_dim=self._sample_embedding(rng))
         blocks = list(arch.blocks)
         moves = ["field"] if blocks else []
         if len(blocks) < self.max_depth:
@@ -195,9 +219,13 @@ class SearchSpace:
             moves.append("remove")
         if self.include_identity:
             moves.append("identity")
+        if self.categorical and len(self.embedding_dims) > 1:
+            moves.append("embedding")
         move = moves[rng.randint(len(moves))] if moves else "identity"
         if move == "identity":
             return Architecture(head="identity") if self.include_identity else arch
+        if move == "embedding":
+            return Architecture(arch.blocks, embedding_dim=self._sample_embedding(rng))
         if move == "add":
             blocks.insert(rng.randint(len(blocks) + 1), self.sample_block(rng))
         elif move == "remove":
@@ -205,7 +233,7 @@ class SearchSpace:
         else:
             i = rng.randint(len(blocks))
             blocks[i] = self._mutate_block(blocks[i], rng)
-        return Architecture(tuple(blocks))
+        return Architecture(tuple(blocks), embedding_dim=arch.embedding_dim)
 
     def _mutate_block(self, block, rng):
         fresh = self.sample_block(rng)
@@ -248,7 +276,11 @@ class SearchSpace:
                 pick = blocks_a if rng.rand() < 0.5 else blocks_b
                 if i < len(pick):
                     child.append(pick[i])
-        return Architecture(tuple(child[: self.max_depth]))
+        embedding_dim = "auto"
+        if self.categorical:  # from either parent that has one (a fixed-map parent has none)
+            dims = [p.embedding_dim for p in (a, b) if p.head not in ("identity", "lda")]
+            embedding_dim = dims[rng.randint(len(dims))]
+        return Architecture(tuple(child[: self.max_depth]), embedding_dim=embedding_dim)
 
 
 _BLOCK_FIELDS = tuple(f.name for f in fields(Block))
@@ -259,7 +291,7 @@ def genotype_distance(a, b):
 
     Blocks are compared position by position (one point per differing field);
     each block only one of them has counts as all its fields; a different
-    head counts one.  Symmetric, zero only for equal Architectures.
+    head or embedding width counts one.  Symmetric, zero only for equal Architectures.
 
     Examples
     --------
@@ -270,7 +302,7 @@ def genotype_distance(a, b):
     >>> genotype_distance(a, Architecture(()))
     6
     """
-    distance = int(a.head != b.head)
+    distance = int(a.head != b.head) + int(a.embedding_dim != b.embedding_dim)
     for block_a, block_b in zip(a.blocks, b.blocks):
         distance += sum(getattr(block_a, f) != getattr(block_b, f) for f in _BLOCK_FIELDS)
     return distance + len(_BLOCK_FIELDS) * abs(a.depth - b.depth)
