@@ -6,6 +6,7 @@ tabular data, to put ahead of ``KMeans`` or ``GaussianMixture`` in a pipeline.
 
 from .base import BaseFeatureSearch, SearchFailedError
 from .neural_map import NeuralFeatureMap
+from .persistence import load, save
 from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch
 from .search.evolution import EvoFeatureSearch
@@ -21,5 +22,5 @@ __all__ = [
     "Architecture", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch",
     "NeuralFeatureMap",
     "ParetoFeatureSearch", "ProgressiveFeatureSearch",
-    "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__",
+    "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__", "load", "save",
 ]

@@ -28,6 +28,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._preprocessing import Standardizer, reject_non_numeric_columns
+from .provenance import record_provenance
 from .evaluation import (
     SCORINGS,
     SELECTION_SCORINGS,
@@ -131,6 +132,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.n_components_ = architecture.output_width(self.n_features_in_, self.n_components)
         self.efficiency_ = self._efficiency(architecture)
         self.fit_time_ = time.perf_counter() - start
+        self.provenance_ = record_provenance(self, X)  # versions, seed, data hash, settings (sknas.save keeps it)
         return self
 
     def _split(self, n_rows, rng):
