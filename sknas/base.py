@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import math
 import numbers
+import os
 import time
 import warnings
 from abc import abstractmethod
@@ -28,6 +29,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._preprocessing import Standardizer, reject_non_numeric_columns
+from .checkpoint import NullJournal, SearchJournal
+from .faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes, summarize_failures
 from .provenance import record_provenance
 from .evaluation import (
     SCORINGS,
@@ -113,7 +116,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                 raise ValueError(f"X has {len(X)} rows but y has {len(y)}.")
         self.objective_ = resolve_objective(self.objective, y)
         self.device_ = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
+        rng = self._fit_rng()
         start = time.perf_counter()
 
         self._standardizer = Standardizer().fit(X)
@@ -134,6 +137,10 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.fit_time_ = time.perf_counter() - start
         self.provenance_ = record_provenance(self, X)  # versions, seed, data hash, settings (sknas.save keeps it)
         return self
+
+    def _fit_rng(self):
+        """The generator behind every random draw of ``fit`` (split, seeds, proposals)."""
+        return check_random_state(self.random_state)
 
     def _split(self, n_rows, rng):
         """Shuffled train/validation indices; tiny data uses all rows for both."""
@@ -231,36 +238,55 @@ def _contiguous(X):
 def _evaluate_candidate(architecture, seed, data, settings):
     """Train and score one candidate; never raises for a candidate's own fault.
 
+    Every fault is recorded in the record's ``reason`` (non-finite loss,
+    exploding gradients, a layer that cannot be built or run on this data);
+    out of memory is retried with smaller batches first (:mod:`sknas.faults`).
     A module-level function so joblib can ship it to worker processes.
     """
     record = {"architecture": architecture, "seed": seed, "status": "ok", "reason": None}
     start = time.perf_counter()
-    device = settings["device"]
     if settings.get("n_threads"):
         torch.set_num_threads(settings["n_threads"])
     n_features = data["X_train"].shape[1]
-    try:
-        # Parallelism is across candidates, never inside one: under a Dask or other joblib
-        # backend, scikit-learn's own Parallel calls (k-NN search) would otherwise secede and
-        # let a second candidate run in this process at the same time.
-        with parallel_config(backend="sequential"), seeded(seed, device):
-            encoder = build_network(architecture, n_features, settings["n_components"])
-            encoder.fit_fixed_parts(data["X_train"], settings["n_clusters"], random_state=seed % (2**31 - 1))
-            objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
-            train = objective.prepare(torch.as_tensor(_contiguous(data["X_train"]), device=device), data["y_train"])
-            valid = objective.prepare(torch.as_tensor(_contiguous(data["X_valid"]), device=device), data["y_valid"])
-            result = train_candidate(encoder, objective, train, valid, max_epochs=settings["max_epochs"],
-                                     batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
-                                     weight_decay=_WEIGHT_DECAY, patience=_PATIENCE, max_time=settings["max_time"])
-            Z = embed(encoder, valid.X).cpu().numpy().astype(np.float64)
-        validation_loss = result.best_valid_loss if result.n_epochs else math.nan
-        score_candidate(record, Z, validation_loss, result.n_epochs, data, settings)
-    except CandidateFailure as exc:
-        record.update(status="failed", reason=exc.reason, score=-math.inf, valid=False)
-    except (RuntimeError, ValueError) as exc:  # a layer that cannot be built or run on this data
-        record.update(status="failed", reason=f"{type(exc).__name__}: {exc}".splitlines()[0],
-                      score=-math.inf, valid=False)
+    batch_sizes = retry_batch_sizes(settings["batch_size"])
+    for attempt, batch_size in enumerate(batch_sizes):
+        try:
+            _train_and_score(record, architecture, seed, data, {**settings, "batch_size": batch_size})
+            if attempt:
+                record["batch_size"] = batch_size  # what fitted in memory
+            break
+        # Any exception from one candidate is that candidate's fault: a long search must
+        # survive it (KeyboardInterrupt and SystemExit are not Exceptions and still stop it).
+        except Exception as exc:  # noqa: BLE001
+            if is_out_of_memory(exc) and attempt + 1 < len(batch_sizes):
+                release_memory()
+                continue
+            reason = failure_reason(exc)
+            if is_out_of_memory(exc) and len(batch_sizes) > 1:
+                reason = f"{reason} (also at batch sizes {batch_sizes[1:]})"
+            record.update(status="failed", reason=reason, score=-math.inf, valid=False)
+            break
     return finish_record(record, n_features, settings, start)
+
+
+def _train_and_score(record, architecture, seed, data, settings):
+    device = settings["device"]
+    n_features = data["X_train"].shape[1]
+    # Parallelism is across candidates, never inside one: under a Dask or other joblib
+    # backend, scikit-learn's own Parallel calls (k-NN search) would otherwise secede and
+    # let a second candidate run in this process at the same time.
+    with parallel_config(backend="sequential"), seeded(seed, device):
+        encoder = build_network(architecture, n_features, settings["n_components"])
+        encoder.fit_fixed_parts(data["X_train"], settings["n_clusters"], random_state=seed % (2**31 - 1))
+        objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
+        train = objective.prepare(torch.as_tensor(_contiguous(data["X_train"]), device=device), data["y_train"])
+        valid = objective.prepare(torch.as_tensor(_contiguous(data["X_valid"]), device=device), data["y_valid"])
+        result = train_candidate(encoder, objective, train, valid, max_epochs=settings["max_epochs"],
+                                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
+                                 weight_decay=_WEIGHT_DECAY, patience=_PATIENCE, max_time=settings["max_time"])
+        Z = embed(encoder, valid.X).cpu().numpy().astype(np.float64)
+    validation_loss = result.best_valid_loss if result.n_epochs else math.nan
+    score_candidate(record, Z, validation_loss, result.n_epochs, data, settings)
 
 
 def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
@@ -300,12 +326,13 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         "max_trials": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_time": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "n_jobs": [None, numbers.Integral],
+        "checkpoint": [None, str, os.PathLike],
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=10, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
-                 verbose=0):
+                 verbose=0, checkpoint=None):
         self.n_components = n_components
         self.n_clusters = n_clusters
         self.objective = objective
@@ -321,6 +348,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.checkpoint = checkpoint
 
     _min_samples = 3
 
@@ -337,13 +365,31 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             return SearchSpace.from_dict(self.search_space)
         return self.search_space
 
+    def _fit_rng(self):
+        # Opened before the split: a resumed fit restores the RNG state the first one started
+        # from, so it draws the same split and seeds even with random_state=None.
+        rng = super()._fit_rng()
+        if self.checkpoint is None:
+            self._journal = NullJournal()
+            return rng
+        self._journal, rng = SearchJournal.open(self.checkpoint, self, rng)
+        return rng
+
     def _select_architecture(self, context):
         space = self._resolved_space()
-        history = self._search(space, context)
+        try:
+            history = self._search(space, context)
+            if self.checkpoint is not None and not self._journal.used:
+                warnings.warn(f"{type(self).__name__} runs its own search loop, which is not checkpointed: "
+                              "an interrupted fit starts again.", UserWarning, stacklevel=3)
+        finally:
+            self.__dict__.pop("_journal", None)  # search state, never pickled with the fitted estimator
         ok = [r for r in history if r["status"] == "ok"]
         if not ok:
-            reasons = sorted({r["reason"] for r in history})
-            raise SearchFailedError(f"All {len(history)} candidates failed: {reasons}")
+            raise SearchFailedError(
+                f"All {len(history)} candidates failed, so there is no feature map to fit. Reasons: "
+                f"{summarize_failures(history)}. Non-finite losses point to extreme values (check the data's "
+                "scale) or a too large learning_rate; out of memory to a too large batch_size.")
         valid = [r for r in ok if r["valid"]]
         valid = [r for r in valid if self._selectable(r)] or valid
         if not valid:
@@ -405,6 +451,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         history, cache = [], {}
         settings = self._candidate_settings()
         data = {k: context[k] for k in ("X_train", "X_valid", "y_train", "y_valid")}
+        journal = getattr(self, "_journal", None) or NullJournal()
+        journal.start(context)
         progress = self._progress_bar()
         step = 0
         try:
@@ -432,8 +480,10 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                     group = [i for i in fresh if keys[i][1] == group_fidelity]
                     if not group:
                         continue
-                    evaluated = self._evaluate_many([proposals[i][0] for i in group], [seeds[i] for i in group],
-                                                    group_data, group_settings)
+                    # A record already in the checkpoint is replayed, not retrained (trial = position).
+                    evaluated = journal.evaluate(self._evaluate_contained, [len(history) + i for i in group],
+                                                 [proposals[i][0] for i in group], [seeds[i] for i in group],
+                                                 group_fidelity, group_data, group_settings)
                     for i, record in zip(group, evaluated):
                         cache[keys[i]] = record
                 for key, (arch, info) in zip(keys, proposals):
@@ -451,6 +501,9 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                         best = max((r["score"] for r in history if r["valid"]), default=-math.inf)
                         progress.set_postfix(best=f"{best:.4f}", last=str(record["architecture"])[:40])
                 step += 1
+                journal.save(history, rng)  # whole steps only: a replayed step must see all its records
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(journal.interrupted_message(len(history))) from None
         finally:
             if progress is not None:
                 progress.close()
@@ -472,6 +525,25 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             "max_epochs": self.max_epochs, "batch_size": self.batch_size,
             "learning_rate": self.learning_rate, "max_time": self.max_time, "device": self.device_,
         }
+
+    def _evaluate_contained(self, candidates, seeds, data, settings):
+        """``_evaluate_many``, with a batched evaluation that runs out of memory redone one by one."""
+        try:
+            return self._evaluate_many(candidates, seeds, data, settings)
+        except Exception as exc:
+            if not is_out_of_memory(exc) or len(candidates) == 1:
+                raise
+            release_memory()
+            return [_evaluate_candidate(a, s, data, settings) for a, s in zip(candidates, seeds)]
+
+    def _train_final(self, architecture, Xs, y, seed):
+        try:
+            return super()._train_final(architecture, Xs, y, seed)
+        except KeyboardInterrupt:
+            where = (f"checkpoint {os.fspath(self.checkpoint)!r} holds the whole search: fit again with it to "
+                     "retrain the final network without searching") if self.checkpoint is not None \
+                else "pass checkpoint='search.json' to make a search resumable"
+            raise KeyboardInterrupt(f"Interrupted while training the final network; {where}.") from None
 
     def _evaluate_many(self, candidates, seeds, data, settings):
         n_jobs = 1 if self.n_jobs is None else self.n_jobs

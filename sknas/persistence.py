@@ -75,10 +75,11 @@ def _safe_classes():
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler
 
+    import sknas
+
     from . import __all__ as public
     from . import _preprocessing
     from .space import Architecture, Block, SearchSpace
-    import sknas
 
     classes = {name: getattr(sknas, name) for name in public if isinstance(getattr(sknas, name), type)}
     for cls in (KMeans, MiniBatchKMeans, GaussianMixture, PCA, StandardScaler, MinMaxScaler, RobustScaler,

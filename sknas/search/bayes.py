@@ -234,12 +234,13 @@ class BayesFeatureSearch(BaseFeatureSearch):
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
-                 verbose=0, n_initial=10, surrogate="gp", acquisition="ei", kappa=2.0, n_candidates=200):
+                 verbose=0, n_initial=10, surrogate="gp", acquisition="ei", kappa=2.0, n_candidates=200,
+                 checkpoint=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose)
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint)
         self.n_initial = n_initial
         self.surrogate = surrogate
         self.acquisition = acquisition

@@ -152,12 +152,13 @@ class EvoFeatureSearch(BaseFeatureSearch):
                  search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, population_size=10, n_generations=None, tournament_size=3, mutation_rate=1.0,
-                 crossover_rate=0.3, aging=True, elitism=1, min_fidelity=0.25, batch_candidates="auto"):
+                 crossover_rate=0.3, aging=True, elitism=1, min_fidelity=0.25, batch_candidates="auto",
+                 checkpoint=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose)
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint)
         self.population_size = population_size
         self.n_generations = n_generations
         self.tournament_size = tournament_size

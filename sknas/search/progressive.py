@@ -191,12 +191,13 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=200, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
-                 verbose=0, beam_width=9, max_depth=None, patience=1, eta=3, n_rungs=2, prescreen=False):
+                 verbose=0, beam_width=9, max_depth=None, patience=1, eta=3, n_rungs=2, prescreen=False,
+                 checkpoint=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose)
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint)
         self.beam_width = beam_width
         self.max_depth = max_depth
         self.patience = patience

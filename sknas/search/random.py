@@ -66,6 +66,12 @@ class RandomFeatureSearch(BaseFeatureSearch):
         Candidates trained in parallel processes (CPU only).
     verbose : int, default=0
         Show a progress bar with the best score so far.
+    checkpoint : str, path-like or None, default=None
+        A JSON file the search state is saved to after every step (atomically).
+        ``fit`` with an existing checkpoint resumes: the trials it holds are
+        replayed, not retrained, and the result equals an uninterrupted search.
+        Only ``checkpoint``, ``verbose``, ``n_jobs``, ``max_trials`` and
+        ``max_time`` may change between the two fits (see :mod:`sknas.checkpoint`).
 
     Attributes
     ----------

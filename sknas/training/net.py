@@ -70,13 +70,25 @@ class FeatureNet(NeuralNet):
         """Train on ``loss_data`` (rows already on ``self.device``)."""
         self.loss_data = loss_data
         self._learnable = [p for _, p in self.get_all_learnable_params()]
+        self._interrupted = False
         try:
             # skorch only needs X to know the number of rows; batches are index slices.
             # partial_fit keeps the module as initialised (seeded) by the caller.
-            return self.partial_fit(torch.arange(len(loss_data)), None, epochs=epochs)
+            self.partial_fit(torch.arange(len(loss_data)), None, epochs=epochs)
+            if self._interrupted:  # skorch swallowed Ctrl-C after its epoch; the caller must still stop
+                raise KeyboardInterrupt("training of the final network was interrupted")
+            return self
         finally:
+            del self._interrupted
             self.loss_data = None  # never keep (or pickle) the training rows
             del self._learnable  # parameter references must not be pickled beside module_
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        try:
+            return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except KeyboardInterrupt:
+            self._interrupted = True  # skorch's partial_fit catches it; fit_data re-raises
+            raise
 
     def initialize_optimizer(self, *args, **kwargs):
         # A map without weights (the identity fallback) has nothing to optimise.

@@ -119,16 +119,22 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
         for epoch in range(1, max_epochs + 1):
             t0 = time.perf_counter()
             running, seen = torch.zeros((), device=device), 0
+            grads_finite = torch.ones((), dtype=torch.bool, device=device)
             for idx in iterate_batches(len(train_data), batch_size, device):
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     loss = objective.loss(encoder, train_data, idx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+                # Checked once per epoch (no sync per batch). Only where the loss itself was finite:
+                # a NaN loss is reported as such, not as the NaN gradient it also produces.
+                grads_finite &= torch.isfinite(norm) | ~torch.isfinite(loss.detach())
                 optimizer.step()
                 running += loss.detach() * len(idx)
                 seen += len(idx)
             train_loss = float(running) / max(seen, 1)  # one sync per epoch, not per batch
+            if not bool(grads_finite):  # a finite loss whose gradient overflowed: clipping cannot rescue it
+                raise CandidateFailure(f"exploding gradients: non-finite gradient norm at epoch {epoch}")
             if not math.isfinite(train_loss):
                 raise CandidateFailure(f"non-finite training loss at epoch {epoch}")
             valid_loss = evaluate_loss(encoder, objective, valid_data) if valid_data is not None else train_loss
