@@ -160,6 +160,11 @@ def check_mixed_input(estimator, X, mask, *, reset, ensure_min_samples=1):
         raise TypeError("Sparse data was passed, but dense data is required: categorical columns need a "
                         "DataFrame or a 2-D array.")
     validate_data(estimator, X, skip_check_array=True, reset=reset)  # names and column count only
+    return split_mixed(X, mask, ensure_min_samples)
+
+
+def split_mixed(X, mask, ensure_min_samples=1):
+    """:class:`MixedRows` of ``X``: the numeric columns checked as floats, the ``mask`` columns as str."""
     shape = getattr(X, "shape", None) or np.asarray(X, dtype=object).shape
     if len(shape) != 2:
         raise ValueError(f"Expected 2D input, got {len(shape)}D; reshape your data.")
@@ -280,6 +285,20 @@ def validate_input(estimator, X, *, reset, ensure_min_samples=1):
         return validate_data(estimator, X, dtype=[np.float64, np.float32], reset=reset,
                              ensure_min_samples=ensure_min_samples)
     return check_mixed_input(estimator, X, mask, reset=reset, ensure_min_samples=ensure_min_samples)
+
+
+def encode_table(X):
+    """A DataFrame with category/object/string columns as one numeric matrix, as the estimators see it.
+
+    Standardised numeric columns and 0/1 indicator blocks (see
+    :class:`TabularEncoder` for why); None when ``X`` has no such column.
+    For code that needs numeric rows of the user's table (the scorers).
+    """
+    mask = categorical_mask(X, "from_dtype")
+    if mask is None:
+        return None
+    rows = split_mixed(X, mask)
+    return TabularEncoder(np.asarray(X.columns, dtype=object)[mask]).fit(rows).transform(rows).astype(np.float64)
 
 
 def make_encoder(X, estimator):

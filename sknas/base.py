@@ -11,6 +11,7 @@ A new search method is one file with a subclass that implements ``_propose``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import numbers
 import os
@@ -26,9 +27,9 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import check_random_state
 from threadpoolctl import threadpool_limits
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ._preprocessing import Standardizer, reject_non_numeric_columns
+from ._preprocessing import make_encoder, validate_input
 from .checkpoint import NullJournal, SearchJournal
 from .faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes, summarize_failures
 from .provenance import record_provenance
@@ -86,6 +87,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "device": [StrOptions({"auto", "cpu", "cuda"}), str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "categorical_features": [None, StrOptions({"from_dtype"}), "array-like"],
+        "handle_unknown": [StrOptions({"error", "ignore"})],
     }
 
     #: BatchNorm needs 2 rows to train; searches need 3 to score a clustering.
@@ -97,8 +100,9 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Numeric rows; standardised internally.
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Numeric columns are standardised internally; categorical columns
+            (``categorical_features``) are embedded.
         y : array-like of shape (n_samples,), default=None
             Only used by ``objective="supervised"``.
 
@@ -108,8 +112,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             The fitted estimator.
         """
         self._validate_params()
-        reject_non_numeric_columns(X)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], ensure_min_samples=self._min_samples)
+        X = validate_input(self, X, reset=True, ensure_min_samples=self._min_samples)
         if y is not None:
             y = np.asarray(y)
             if len(y) != len(X):
@@ -119,7 +122,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         rng = self._fit_rng()
         start = time.perf_counter()
 
-        self._standardizer = Standardizer().fit(X)
+        self._standardizer = make_encoder(X, self).fit(X)  # numeric rows, or numeric + categorical indicators
         Xs = self._standardizer.transform(X)
         train_idx, valid_idx = self._split(len(Xs), rng)
         context = {
@@ -132,7 +135,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         self.architecture_ = architecture
         self.net_ = self._train_final(architecture, Xs, y, seed=rng.randint(_SEED_MAX))
-        self.n_components_ = architecture.output_width(self.n_features_in_, self.n_components)
+        self.n_components_ = architecture.output_width(Xs.shape[1], self.n_components)
         self.efficiency_ = self._efficiency(architecture)
         self.fit_time_ = time.perf_counter() - start
         self.provenance_ = record_provenance(self, X)  # versions, seed, data hash, settings (sknas.save keeps it)
@@ -161,7 +164,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _train_final(self, architecture, Xs, y, seed):
         """Retrain ``architecture`` on all rows as a skorch net (``net_``)."""
         with seeded(seed, self.device_):
-            encoder = build_network(architecture, Xs.shape[1], self.n_components)
+            encoder = build_network(architecture, Xs.shape[1], self.n_components, self._standardizer.layout)
             encoder.fit_fixed_parts(Xs, self.n_clusters, random_state=seed)
             objective = make_objective(self.objective_, Xs.shape[1], encoder.n_outputs, y)
             net = make_final_net(encoder, objective, max_epochs=self.max_epochs, batch_size=self.batch_size,
@@ -180,9 +183,10 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         encoder = self.net_.module_.encoder
         # Latency is a CPU figure by definition (what scoring nightly costs on a server).
         cpu_encoder = encoder if self.device_.type == "cpu" else _cpu_copy(encoder)
-        report = efficiency_report(cpu_encoder, self.n_features_in_,
-                                   flops=architecture.flops(self.n_features_in_, self.n_components),
-                                   params=architecture.n_params(self.n_features_in_, self.n_components))
+        n_features, layout = encoder.n_features, self._standardizer.layout  # the encoded width
+        report = efficiency_report(cpu_encoder, n_features,
+                                   flops=architecture.flops(n_features, self.n_components, layout),
+                                   params=architecture.n_params(n_features, self.n_components, layout))
         encoder.eval()
         return report
 
@@ -192,16 +196,17 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            The columns seen at fit, in the same order.
 
         Returns
         -------
         X_new : ndarray of shape (n_samples, n_components_)
-            Same floating dtype as ``X`` (float64 for integer input).
+            Same floating dtype as ``X``'s numeric columns (float64 for
+            integer input or no numeric column).
         """
         check_is_fitted(self, "net_")
-        reject_non_numeric_columns(X)
-        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        X = validate_input(self, X, reset=False)
         encoder = self.net_.module_.encoder
         first_weight = next(encoder.parameters(), None)  # the identity map has none
         device = first_weight.device if first_weight is not None else torch.device("cpu")
@@ -210,7 +215,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         encoder.eval()
         with torch.no_grad():
             for start in range(0, len(X), step):  # bounded memory: one slice on the device at a time
-                chunk = torch.as_tensor(self._standardizer.transform(X[start:start + step]), device=device)
+                rows = self._standardizer.transform(X[start:start + step], handle_unknown=self.handle_unknown)
+                chunk = torch.as_tensor(rows, device=device)
                 out[start:start + step] = embed(encoder, chunk).cpu().numpy()
         return out
 
@@ -276,7 +282,7 @@ def _train_and_score(record, architecture, seed, data, settings):
     # backend, scikit-learn's own Parallel calls (k-NN search) would otherwise secede and
     # let a second candidate run in this process at the same time.
     with parallel_config(backend="sequential"), seeded(seed, device):
-        encoder = build_network(architecture, n_features, settings["n_components"])
+        encoder = build_network(architecture, n_features, settings["n_components"], settings.get("categorical"))
         encoder.fit_fixed_parts(data["X_train"], settings["n_clusters"], random_state=seed % (2**31 - 1))
         objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
         train = objective.prepare(torch.as_tensor(_contiguous(data["X_train"]), device=device), data["y_train"])
@@ -306,8 +312,9 @@ def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
 
 def finish_record(record, n_features, settings, start):
     """Add the cost columns (params, FLOPs, seconds) every history record carries."""
-    record["params"] = record["architecture"].n_params(n_features, settings["n_components"])
-    record["flops"] = record["architecture"].flops(n_features, settings["n_components"])
+    layout = settings.get("categorical")
+    record["params"] = record["architecture"].n_params(n_features, settings["n_components"], layout)
+    record["flops"] = record["architecture"].flops(n_features, settings["n_components"], layout)
     record["time"] = time.perf_counter() - start
     return record
 
@@ -332,7 +339,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=10, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
-                 verbose=0, checkpoint=None):
+                 verbose=0, checkpoint=None, categorical_features="from_dtype", handle_unknown="error"):
         self.n_components = n_components
         self.n_clusters = n_clusters
         self.objective = objective
@@ -349,6 +356,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self.n_jobs = n_jobs
         self.verbose = verbose
         self.checkpoint = checkpoint
+        self.categorical_features = categorical_features
+        self.handle_unknown = handle_unknown
 
     _min_samples = 3
 
@@ -360,10 +369,14 @@ class BaseFeatureSearch(BaseNeuralTransformer):
     # -- the shared search loop --------------------------------------------
     def _resolved_space(self):
         if self.search_space is None:
-            return SearchSpace()
-        if isinstance(self.search_space, dict):
-            return SearchSpace.from_dict(self.search_space)
-        return self.search_space
+            space = SearchSpace()
+        elif isinstance(self.search_space, dict):
+            space = SearchSpace.from_dict(self.search_space)
+        else:
+            space = self.search_space
+        if getattr(self, "_standardizer", None) is not None and self._standardizer.layout is not None:
+            space = dataclasses.replace(space, categorical=True)  # the data has columns to embed
+        return space
 
     def _fit_rng(self):
         # Opened before the split: a resumed fit restores the RNG state the first one started
@@ -524,6 +537,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             "scoring": "silhouette" if self._pool_scoring() else self._scoring(),
             "max_epochs": self.max_epochs, "batch_size": self.batch_size,
             "learning_rate": self.learning_rate, "max_time": self.max_time, "device": self.device_,
+            "categorical": self._standardizer.layout,  # where the indicator blocks the networks embed sit
         }
 
     def _evaluate_contained(self, candidates, seeds, data, settings):

@@ -57,17 +57,21 @@ from sklearn.utils import check_random_state
 
 from .evaluation import separability
 
+from ._preprocessing import encode_table
 
 _MAX_ROWS = 5000
 
 
 def _labels_and_space(estimator, X):
     labels = estimator.predict(X) if hasattr(estimator, "predict") else estimator.fit_predict(X)
-    X = np.asarray(X, dtype=np.float64)
+    # A table with categorical columns: standardised numbers and 0/1 indicators (not standardised:
+    # a rare category would swamp the distances), as the sknas estimators see it.
+    encoded = encode_table(X)
+    X = np.asarray(X, dtype=np.float64) if encoded is None else encoded
     if len(X) > _MAX_ROWS:  # silhouette is quadratic in rows; a fixed-seed sample keeps it bounded
         keep = check_random_state(0).choice(len(X), _MAX_ROWS, replace=False)
         X, labels = X[keep], np.asarray(labels)[keep]
-    return StandardScaler().fit_transform(X), labels
+    return (StandardScaler().fit_transform(X) if encoded is None else X), labels
 
 
 def _label_free(metric, sign=1.0, worst=-1.0):

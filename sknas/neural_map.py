@@ -39,6 +39,11 @@ class NeuralFeatureMap(BaseNeuralTransformer):
     device : {"auto", "cpu", "cuda"} or str, default="auto"
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
+    categorical_features : {"from_dtype"}, array-like of int or str, bool mask or None, default="from_dtype"
+        Columns embedded as categories (see :class:`~sknas.RandomFeatureSearch`).
+    handle_unknown : {"error", "ignore"}, default="error"
+        A category unseen at fit, at transform: a ValueError, or the
+        reserved unknown embedding.
 
     Attributes
     ----------
@@ -51,6 +56,8 @@ class NeuralFeatureMap(BaseNeuralTransformer):
     search_time_, fit_time_ : float
     n_features_in_ : int
     feature_names_in_ : ndarray of str
+    is_categorical_ : ndarray of bool or None
+        Which input columns are embedded as categories (None: none).
 
     Examples
     --------
@@ -71,7 +78,7 @@ class NeuralFeatureMap(BaseNeuralTransformer):
 
     def __init__(self, architecture=None, n_components=8, n_clusters=8, *, objective="auto", max_epochs=40,
                  batch_size=512, learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None,
-                 verbose=0):
+                 verbose=0, categorical_features="from_dtype", handle_unknown="error"):
         self.architecture = architecture
         self.n_components = n_components
         self.n_clusters = n_clusters
@@ -83,6 +90,8 @@ class NeuralFeatureMap(BaseNeuralTransformer):
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
+        self.categorical_features = categorical_features
+        self.handle_unknown = handle_unknown
 
     def _select_architecture(self, context):
         arch = self.architecture

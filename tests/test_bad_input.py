@@ -71,11 +71,12 @@ def test_inf_raises(make, value, X):
 @pytest.mark.parametrize("make", FACTORIES)
 @pytest.mark.parametrize("kind", ["string", "category"])
 def test_non_numeric_dataframe_column_raises_naming_it(make, kind, X):
+    """With categorical_features=None (all numeric); the default embeds such columns (test_categorical.py)."""
     df = pd.DataFrame(X[:, :3], columns=["spend", "recency", "frequency"])
     labels = np.array(["web", "store", "app"])[np.arange(len(df)) % 3]
     df["channel"] = labels if kind == "string" else pd.Categorical(labels)
     with pytest.raises(ValueError, match="channel"):
-        make().fit(df)
+        make(categorical_features=None).fit(df)
 
 
 @pytest.mark.parametrize("make", FACTORIES)

@@ -235,12 +235,14 @@ class BayesFeatureSearch(BaseFeatureSearch):
                  search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, n_initial=10, surrogate="gp", acquisition="ei", kappa=2.0, n_candidates=200,
-                 checkpoint=None):
+                 checkpoint=None,
+                 categorical_features="from_dtype", handle_unknown="error"):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint)
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
+                         categorical_features=categorical_features, handle_unknown=handle_unknown)
         self.n_initial = n_initial
         self.surrogate = surrogate
         self.acquisition = acquisition

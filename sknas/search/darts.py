@@ -383,12 +383,14 @@ class DARTSFeatureSearch(BaseFeatureSearch):
                  search_space=None, max_trials=10, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, order="first", relaxation="softmax", arch_learning_rate=3e-3, arch_weight_decay=1e-3,
-                 warmup_epochs=5, max_skip=1, skip_share_stop=0.5, checkpoint=None):
+                 warmup_epochs=5, max_skip=1, skip_share_stop=0.5, checkpoint=None,
+                 categorical_features="from_dtype", handle_unknown="error"):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint)
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
+                         categorical_features=categorical_features, handle_unknown=handle_unknown)
         self.order = order
         self.relaxation = relaxation
         self.arch_learning_rate = arch_learning_rate

@@ -153,12 +153,14 @@ class EvoFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, population_size=10, n_generations=None, tournament_size=3, mutation_rate=1.0,
                  crossover_rate=0.3, aging=True, elitism=1, min_fidelity=0.25, batch_candidates="auto",
-                 checkpoint=None):
+                 checkpoint=None,
+                 categorical_features="from_dtype", handle_unknown="error"):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint)
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
+                         categorical_features=categorical_features, handle_unknown=handle_unknown)
         self.population_size = population_size
         self.n_generations = n_generations
         self.tournament_size = tournament_size
@@ -220,6 +222,8 @@ class EvoFeatureSearch(BaseFeatureSearch):
     # -- batched evaluation ---------------------------------------------------------------------------------
     def _evaluate_many(self, candidates, seeds, data, settings):
         batch = self.batch_candidates if self.batch_candidates != "auto" else self.device_.type == "cuda"
+        # The stacked population model has no categorical embedding stage: such data trains one by one.
+        batch = batch and settings.get("categorical") is None
         batchable = [i for i, a in enumerate(candidates) if batch and can_batch(a, settings["objective"])]
         if len(batchable) < 2:
             return super()._evaluate_many(candidates, seeds, data, settings)

@@ -218,12 +218,14 @@ class ParetoFeatureSearch(BaseFeatureSearch):
                  search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, objectives=("score", "params"), population_size=10, mutation_rate=1.0,
-                 crossover_rate=0.3, select="knee", max_params=None, max_latency_ms=None, checkpoint=None):
+                 crossover_rate=0.3, select="knee", max_params=None, max_latency_ms=None, checkpoint=None,
+                 categorical_features="from_dtype", handle_unknown="error"):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint)
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
+                         categorical_features=categorical_features, handle_unknown=handle_unknown)
         self.objectives = objectives
         self.population_size = population_size
         self.mutation_rate = mutation_rate

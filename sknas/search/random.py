@@ -72,6 +72,20 @@ class RandomFeatureSearch(BaseFeatureSearch):
         replayed, not retrained, and the result equals an uninterrupted search.
         Only ``checkpoint``, ``verbose``, ``n_jobs``, ``max_trials`` and
         ``max_time`` may change between the two fits (see :mod:`sknas.checkpoint`).
+    categorical_features : {"from_dtype"}, array-like of int or str, bool mask or None, default="from_dtype"
+        Columns to embed as categories. ``"from_dtype"``: a DataFrame's
+        ``category``, ``object`` and ``string`` columns (a NumPy array has
+        none); or column indices, column names, or a boolean mask; ``None``:
+        every column must be numeric.  Each categorical column is
+        ordinal-coded with the categories seen at fit and looked up in a
+        learned embedding whose width is a searched choice
+        (``SearchSpace.embedding_dims``).  Missing values (None, NaN) form a
+        category of their own.  The fixed maps, the scores and the
+        ``neighbors`` objective's k-NN graph read 0/1 indicators instead.
+    handle_unknown : {"error", "ignore"}, default="error"
+        A category not seen at fit, at transform: ``"error"`` raises a
+        ValueError naming the column and the values; ``"ignore"`` maps it to
+        a reserved "unknown" embedding (zeros, never trained).
 
     Attributes
     ----------
@@ -105,6 +119,8 @@ class RandomFeatureSearch(BaseFeatureSearch):
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame with string column names.
+    is_categorical_ : ndarray of bool or None
+        Which input columns are embedded as categories (None: none).
 
     See Also
     --------

@@ -370,12 +370,14 @@ class RLFeatureSearch(BaseFeatureSearch):
                  search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, controller_batch_size=5, controller_hidden_size=32, controller_learning_rate=0.05,
-                 entropy_weight=0.01, baseline_decay=0.8, weight_sharing=False, checkpoint=None):
+                 entropy_weight=0.01, baseline_decay=0.8, weight_sharing=False, checkpoint=None,
+                 categorical_features="from_dtype", handle_unknown="error"):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
-                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint)
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
+                         categorical_features=categorical_features, handle_unknown=handle_unknown)
         self.controller_batch_size = controller_batch_size
         self.controller_hidden_size = controller_hidden_size
         self.controller_learning_rate = controller_learning_rate
