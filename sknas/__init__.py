@@ -4,6 +4,7 @@ Every search method is a transformer that learns a neural feature map for
 tabular data, to put ahead of ``KMeans`` or ``GaussianMixture`` in a pipeline.
 """
 
+from .autosegment import AutoSegmenter
 from .base import BaseFeatureSearch, SearchFailedError
 from .neural_map import NeuralFeatureMap
 from .persistence import load, save
@@ -20,7 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Architecture", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch",
-    "NeuralFeatureMap",
+    "AutoSegmenter", "NeuralFeatureMap",
     "ParetoFeatureSearch", "ProgressiveFeatureSearch",
     "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__", "load", "save",
 ]

@@ -73,18 +73,19 @@ def _safe_classes():
     from sklearn.impute import SimpleImputer
     from sklearn.mixture import GaussianMixture
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, RobustScaler, StandardScaler
+    from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, OrdinalEncoder, RobustScaler, StandardScaler
 
     import sknas
 
     from . import __all__ as public
     from . import _preprocessing
     from .space import Architecture, Block, SearchSpace
+    from .space.categorical import CategoricalLayout
 
     classes = {name: getattr(sknas, name) for name in public if isinstance(getattr(sknas, name), type)}
     for cls in (KMeans, MiniBatchKMeans, GaussianMixture, PCA, StandardScaler, MinMaxScaler, RobustScaler,
-                OneHotEncoder, SimpleImputer, Pipeline, ColumnTransformer, Architecture, Block, SearchSpace,
-                _preprocessing.Standardizer):
+                OneHotEncoder, OrdinalEncoder, SimpleImputer, Pipeline, ColumnTransformer, Architecture, Block,
+                SearchSpace, CategoricalLayout, _preprocessing.Standardizer, _preprocessing.TabularEncoder):
         classes[cls.__name__] = cls
     return classes
 
@@ -137,6 +138,10 @@ class _Writer:
             return {"__tensor__": self._tensor(path, value)}
         if isinstance(value, np.random.RandomState):
             return {"__randomstate__": self.encode(value.get_state(), path)}
+        if isinstance(value, type) and (issubclass(value, np.generic) or value in (float, int, bool, str)):
+            return {"__dtype__": [np.dtype(value).str, value.__name__ if value in (float, int, bool, str) else None]}
+        if isinstance(value, np.dtype):
+            return {"__dtype__": [value.str, "dtype"]}
         if isinstance(value, slice):
             return {"__slice__": [value.start, value.stop, value.step]}
         if _is_dataframe(value):
@@ -199,6 +204,8 @@ class _Writer:
         return {"__featurenet__": {
             "architecture": self.encode(owner.architecture_, f"{path}.architecture"),
             "n_features": int(net.module_.encoder.n_features),
+            # Where the categorical indicator blocks sit (None: numeric only); the network embeds them.
+            "layout": self.encode(getattr(owner._standardizer, "layout", None), f"{path}.layout"),
             "n_components": int(owner.n_components),
             "objective": owner.objective_,
             "task": getattr(objective, "task", None),
@@ -416,6 +423,16 @@ class _Reader:
         rs.set_state(self.decode(value["__randomstate__"]))
         return rs
 
+    def _dtype(self, value):
+        code, kind = value["__dtype__"]
+        builtin = {"float": float, "int": int, "bool": bool, "str": str}
+        if kind in builtin:
+            return builtin[kind]
+        dtype = np.dtype(code)
+        if dtype.kind == "O" or dtype.fields is not None:
+            raise ValueError(f"Malformed sknas model: dtype {code!r}.")
+        return dtype if kind == "dtype" else dtype.type
+
     def _slice(self, value):
         return slice(*value["__slice__"])
 
@@ -476,7 +493,7 @@ class _Reader:
         architecture = self.decode(spec["architecture"])
         n_features, n_components = spec["n_features"], spec["n_components"]
         with seeded(0):  # construction draws initial weights; never from the caller's torch RNG
-            encoder = build_network(architecture, n_features, n_components)
+            encoder = build_network(architecture, n_features, n_components, self.decode(spec.get("layout")))
             objective = make_objective(spec["objective"], n_features, encoder.n_outputs, _fake_targets(spec, self))
             net = make_final_net(encoder, objective, max_epochs=spec["max_epochs"], batch_size=spec["batch_size"],
                                  learning_rate=spec["lr"], weight_decay=_WEIGHT_DECAY, device="cpu")
@@ -493,8 +510,9 @@ class _Reader:
 
 
 #: Every tag the writer emits and the reader method that rebuilds it; any other tag is refused.
-_TAGS = {f"__{name}__": f"_{name}" for name in ("float", "np", "tuple", "items", "device", "tensor", "randomstate",
-                                               "slice", "ndarray", "dataframe", "dataclass", "object", "featurenet")}
+_TAGS = {f"__{name}__": f"_{name}" for name in (
+    "float", "np", "tuple", "items", "device", "tensor", "randomstate", "slice", "dtype", "ndarray", "dataframe",
+    "dataclass", "object", "featurenet")}
 
 
 def _fake_targets(spec, reader):

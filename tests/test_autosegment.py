@@ -1,0 +1,145 @@
+"""AutoSegmenter: mixed-type input, n_clusters="auto", segment profiles, aligned ids, persistence."""
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+from sklearn.model_selection import GridSearchCV
+
+import sknas
+from sknas import AutoSegmenter
+from sknas.metrics import silhouette_separability_scorer
+
+#: Parameters that make an AutoSegmenter fit in about a second on small data.
+FAST_AUTO = {"max_trials": 2, "max_epochs": 2, "device": "cpu", "random_state": 0, "cluster_range": (2, 5),
+             "search_params": {"batch_size": 64, "search_space": {"widths": (8,), "max_depth": 1}}}
+
+
+@pytest.fixture
+def blobs():
+    X, y = make_blobs(n_samples=200, centers=4, n_features=5, cluster_std=0.6, random_state=3)
+    return X, y
+
+
+@pytest.fixture
+def table():
+    rng = np.random.RandomState(0)
+    n = 120
+    segment = rng.randint(3, size=n)
+    frame = pd.DataFrame({
+        "spend": rng.gamma(2.0, 50.0, n) + 300 * segment,
+        "visits": rng.poisson(3, n).astype(float) + 5 * segment,
+        "channel": pd.Categorical(np.array(["web", "store", "app"])[segment]),
+        "region": rng.choice(["north", "south"], n).astype(object),
+        "age": pd.array(rng.randint(20, 70, n), dtype="Int64"),
+    })
+    frame.loc[3, "spend"] = np.nan
+    frame.loc[5, "region"] = None
+    return frame, segment
+
+
+def test_mixed_table_and_profiles(table):
+    frame, segment = table
+    seg = AutoSegmenter(n_clusters=3, **FAST_AUTO).fit(frame)
+    assert seg.categorical_columns_ == ["channel", "region"]
+    assert seg.native_categoricals_  # the search estimators embed categories themselves
+    assert seg.search_.get_params()["categorical_features"] == ["channel", "region"]
+    assert seg.labels_.shape == (len(frame),)
+    profile = seg.segment_profiles_
+    assert list(profile.columns) == ["size", "share", "spend", "visits", "age", "channel", "region"]
+    assert profile["size"].sum() == len(frame) and profile["share"].sum() == pytest.approx(1.0)
+    assert list(profile.index) == [0, 1, 2]
+    first = seg.labels_ == profile.index[0]
+    assert profile["visits"].iloc[0] == np.median(frame["visits"][first])
+    assert profile["channel"].iloc[0] == frame["channel"][first].mode().iloc[0]
+    np.testing.assert_array_equal(seg.predict(frame), seg.labels_)
+    assert adjusted_rand_score(segment, seg.labels_) > 0.5
+    new = frame.head(4).copy()
+    new["region"] = ["unseen", "north", "south", "north"]  # unseen categories: all-zero indicators
+    assert seg.predict(new).shape == (4,)
+    strict = AutoSegmenter(n_clusters=3, handle_unknown="error", **FAST_AUTO).fit(frame)
+    with pytest.raises(ValueError, match="unseen"):
+        strict.predict(new)
+    assert seg.transform(frame).shape[0] == len(frame)
+    assert seg.provenance_["data"]["columns"] == list(frame.columns)
+
+
+def test_auto_k(blobs):
+    X, _ = blobs
+    seg = AutoSegmenter(**FAST_AUTO).fit(X)
+    assert sorted(seg.k_scores_) == [2, 3, 4, 5]
+    assert seg.n_clusters_ == 4 == len(np.unique(seg.labels_))
+    assert seg.search_.n_clusters == 3  # the middle of the range; the final k is chosen on the embedding
+
+
+def test_align_to_keeps_segment_ids_on_shuffled_refit(blobs):
+    X, _ = blobs
+    first = AutoSegmenter(n_clusters=4, **FAST_AUTO).fit(X)
+    order = np.random.RandomState(1).permutation(len(X))
+    params = {**FAST_AUTO, "random_state": 7}
+    plain = AutoSegmenter(n_clusters=4, **params).fit(X[order])
+    aligned = AutoSegmenter(n_clusters=4, align_to=first, **params).fit(X[order])
+    assert adjusted_rand_score(first.labels_, plain.predict(X)) == pytest.approx(1.0)  # same segments...
+    assert not np.array_equal(plain.predict(X), first.labels_)  # ...under other ids without align_to
+    np.testing.assert_array_equal(aligned.predict(X), first.labels_)
+    np.testing.assert_array_equal(aligned.labels_, first.labels_[order])
+    # align_to survives clone (a reference model, not a sub-estimator to refit).
+    from sklearn.base import clone
+
+    assert clone(aligned).align_to is first
+
+
+def test_align_to_with_more_segments(blobs):
+    X, _ = blobs
+    first = AutoSegmenter(n_clusters=3, **FAST_AUTO).fit(X)
+    more = AutoSegmenter(n_clusters=4, align_to=first, **FAST_AUTO).fit(X)
+    assert sorted(more.segment_ids_) == [0, 1, 2, 3]
+    assert sorted(more.segment_profiles_.index) == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("method", ["darts", "none"])
+def test_methods_and_gmm(method, blobs):
+    X, y = blobs
+    extra = {"warmup_epochs": 1} if method == "darts" else {}
+    params = {**FAST_AUTO, "search_params": {**FAST_AUTO["search_params"], **extra}}
+    if method == "none":
+        params["search_params"] = {"batch_size": 64}
+    seg = AutoSegmenter(method=method, clusterer="gmm", n_clusters=4, **params).fit(X)
+    assert type(seg.search_).__name__ == {"darts": "DARTSFeatureSearch", "none": "NeuralFeatureMap"}[method]
+    assert type(seg.clusterer_).__name__ == "GaussianMixture"
+    assert adjusted_rand_score(y, seg.labels_) > 0.5
+
+
+def test_persistence_round_trips(table, tmp_path):
+    frame, _ = table
+    first = AutoSegmenter(n_clusters=3, **FAST_AUTO).fit(frame)
+    seg = AutoSegmenter(n_clusters=3, align_to=first, **{**FAST_AUTO, "random_state": 1}).fit(frame)
+    sknas.save(seg, tmp_path / "seg.zip")
+    loaded = sknas.load(tmp_path / "seg.zip")
+    np.testing.assert_array_equal(loaded.predict(frame), seg.predict(frame))
+    np.testing.assert_array_equal(loaded.transform(frame), seg.transform(frame))
+    pd.testing.assert_frame_equal(loaded.segment_profiles_, seg.segment_profiles_)
+    assert loaded.provenance_ == seg.provenance_
+    np.testing.assert_array_equal(loaded.align_to.predict(frame), first.predict(frame))
+    again = pickle.loads(pickle.dumps(seg))
+    np.testing.assert_array_equal(again.predict(frame), seg.predict(frame))
+
+
+def test_grid_search_over_k(blobs):
+    X, _ = blobs
+    grid = GridSearchCV(AutoSegmenter(**FAST_AUTO), {"n_clusters": [2, 4]}, scoring=silhouette_separability_scorer,
+                        cv=2).fit(X)
+    assert grid.best_params_ == {"n_clusters": 4}
+
+
+def test_bad_parameters(blobs):
+    X, _ = blobs
+    with pytest.raises(ValueError, match="method"):
+        AutoSegmenter(method="magic").fit(X)
+    with pytest.raises(ValueError, match="cluster_range"):
+        AutoSegmenter(**{**FAST_AUTO, "cluster_range": (5, 2)}).fit(X)
+    with pytest.raises(ValueError, match="infinity"):
+        AutoSegmenter(**FAST_AUTO).fit(np.where(np.arange(X.size).reshape(X.shape) == 0, np.inf, X))
