@@ -1,4 +1,4 @@
-"""Command line: ``python -m sknas demo`` (or the ``sknas`` console script)."""
+"""Command line: ``sknas demo`` and ``sknas search customers.csv --out DIR`` (or ``python -m sknas ...``)."""
 
 from __future__ import annotations
 
@@ -70,6 +70,52 @@ def run_demo(n_samples=2000, max_trials=16, random_state=0, threads=None, out=sy
     return pipe
 
 
+def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kmeans", cluster_range=(2, 10),
+               n_components=8, max_trials=10, max_epochs=40, drop=(), id_column=None, random_state=0,
+               threads=None, device="auto", out=None):
+    """Segment the rows of a CSV file; write segments.csv, model.zip (sknas.save) and report.html to ``out_dir``.
+
+    Numeric columns are used as numbers, every other column as a category;
+    ``drop`` names columns to ignore, ``id_column`` one to copy into
+    segments.csv (and ignore).  Returns the fitted AutoSegmenter.
+    """
+    import os
+
+    import pandas as pd
+    import torch
+
+    from . import AutoSegmenter, save
+    from .report import write_report
+
+    out = sys.stdout if out is None else out
+    if threads:
+        torch.set_num_threads(threads)
+    table = pd.read_csv(csv)
+    ignored = [*drop, *([id_column] if id_column else [])]
+    missing = [c for c in ignored if c not in table.columns]
+    if missing:
+        raise SystemExit(f"sknas search: no column(s) {missing} in {csv}; columns are {list(table.columns)}.")
+    X = table.drop(columns=ignored)
+    n_clusters = clusters if clusters == "auto" else int(clusters)
+    print(f"sknas search: {len(X)} rows x {X.shape[1]} columns from {csv}; method={method}, clusters={clusters}",
+          file=out)
+    start = time.perf_counter()
+    segmenter = AutoSegmenter(method=method, clusterer=clusterer, n_clusters=n_clusters,
+                              cluster_range=tuple(cluster_range), n_components=n_components, max_trials=max_trials,
+                              max_epochs=max_epochs, device=device, random_state=random_state).fit(X)
+    os.makedirs(out_dir, exist_ok=True)
+    segments = pd.DataFrame({"segment": segmenter.labels_})
+    segments.insert(0, id_column or "row", table[id_column].to_numpy() if id_column else range(len(table)))
+    segments.to_csv(os.path.join(out_dir, "segments.csv"), index=False)
+    save(segmenter, os.path.join(out_dir, "model.zip"))
+    write_report(segmenter, X, os.path.join(out_dir, "report.html"), title=f"sknas segmentation of {csv}")
+    print(f"{segmenter.n_clusters_} segments in {time.perf_counter() - start:.1f} s; feature map "
+          f"{segmenter.search_.architecture_}", file=out)
+    print(segmenter.segment_profiles_.to_string(max_cols=8), file=out)
+    print(f"Wrote {out_dir}/segments.csv, {out_dir}/model.zip (sknas.load) and {out_dir}/report.html", file=out)
+    return segmenter
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="sknas", description="Neural architecture search for segmentation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -78,9 +124,34 @@ def main(argv=None):
     demo.add_argument("--max-trials", type=int, default=16)
     demo.add_argument("--random-state", type=int, default=0)
     demo.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    from .autosegment import METHODS
+
+    search = sub.add_parser("search", help="segment the rows of a CSV: segments.csv, model.zip, report.html")
+    search.add_argument("csv", help="a table with a header row; non-numeric columns are categories")
+    search.add_argument("--out", required=True, help="output directory")
+    search.add_argument("--method", choices=METHODS, default="random", help="search method (default: random)")
+    search.add_argument("--clusters", default="auto", help="number of segments, or 'auto' (default)")
+    search.add_argument("--cluster-range", type=int, nargs=2, default=(2, 10), metavar=("LOW", "HIGH"),
+                        help="k tried by --clusters auto (default: 2 10)")
+    search.add_argument("--clusterer", choices=("kmeans", "gmm"), default="kmeans")
+    search.add_argument("--n-components", type=int, default=8, help="embedding width (default: 8)")
+    search.add_argument("--max-trials", type=int, default=10, help="candidates searched (default: 10)")
+    search.add_argument("--max-epochs", type=int, default=40, help="epochs per candidate (default: 40)")
+    search.add_argument("--drop", nargs="*", default=(), help="columns to ignore")
+    search.add_argument("--id-column", default=None, help="a column copied to segments.csv, not used to segment")
+    search.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    search.add_argument("--random-state", type=int, default=0)
+    search.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
     if args.command == "demo":
         run_demo(args.n_samples, args.max_trials, args.random_state, args.threads)
+    elif args.command == "search":
+        if args.clusters != "auto" and not args.clusters.isdigit():
+            parser.error(f"--clusters must be a positive integer or 'auto', got {args.clusters!r}")
+        run_search(args.csv, args.out, method=args.method, clusters=args.clusters, clusterer=args.clusterer,
+                   cluster_range=args.cluster_range, n_components=args.n_components, max_trials=args.max_trials,
+                   max_epochs=args.max_epochs, drop=args.drop, id_column=args.id_column,
+                   random_state=args.random_state, threads=args.threads, device=args.device)
     return 0
 
 

@@ -1,0 +1,52 @@
+"""`sknas search` on a CSV: segments.csv, model.zip and report.html."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sknas
+from sknas.cli import main
+from sknas.datasets import make_customers
+
+FAST_CLI = ["--max-trials", "2", "--max-epochs", "2", "--cluster-range", "2", "4", "--device", "cpu",
+            "--threads", "1"]
+
+
+@pytest.fixture
+def customers_csv(tmp_path):
+    frame = make_customers(n_samples=150, random_state=0, as_frame=True).data
+    frame.insert(0, "customer_id", [f"C{i:04d}" for i in range(len(frame))])
+    path = tmp_path / "customers.csv"
+    frame.to_csv(path, index=False)
+    return path, frame
+
+
+def test_search_writes_three_outputs(customers_csv, tmp_path, capsys):
+    path, frame = customers_csv
+    out = tmp_path / "out"
+    assert main(["search", str(path), "--method", "random", "--clusters", "auto", "--out", str(out),
+                 "--id-column", "customer_id", *FAST_CLI]) == 0
+    segments = pd.read_csv(out / "segments.csv")
+    assert list(segments.columns) == ["customer_id", "segment"]
+    assert list(segments["customer_id"]) == list(frame["customer_id"])
+    model = sknas.load(out / "model.zip")
+    X = pd.read_csv(path).drop(columns=["customer_id"])
+    np.testing.assert_array_equal(model.predict(X), segments["segment"].to_numpy())
+    assert model.n_clusters_ in (2, 3, 4)
+    report = (out / "report.html").read_text()
+    assert report.count("data:image/png;base64,") >= 4
+    assert "Provenance" in report and "customers.csv" in report
+    assert "segments in" in capsys.readouterr().out
+
+
+def test_search_fixed_k_darts_and_bad_arguments(customers_csv, tmp_path):
+    path, _ = customers_csv
+    out = tmp_path / "darts"
+    main(["search", str(path), "--method", "darts", "--clusters", "3", "--out", str(out), "--drop", "customer_id",
+          *FAST_CLI])
+    assert set(pd.read_csv(out / "segments.csv")["segment"]) == {0, 1, 2}
+    assert isinstance(sknas.load(out / "model.zip").search_, sknas.DARTSFeatureSearch)
+    with pytest.raises(SystemExit):
+        main(["search", str(path), "--clusters", "many", "--out", str(out)])
+    with pytest.raises(SystemExit, match="no column"):
+        main(["search", str(path), "--out", str(out), "--drop", "nope", *FAST_CLI])

@@ -1,0 +1,70 @@
+"""The HTML report: self-contained, with the plots and tables the user needs."""
+
+import re
+import shutil
+
+import pytest
+
+from sknas import AutoSegmenter
+from sknas.datasets import make_customers
+from sknas.report import build_report, compare_with_classical, write_report
+
+FAST_AUTO = {"max_trials": 2, "max_epochs": 2, "device": "cpu", "random_state": 0, "cluster_range": (2, 4),
+             "search_params": {"batch_size": 64, "search_space": {"widths": (8,), "max_depth": 1}}}
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    frame = make_customers(n_samples=200, random_state=0, as_frame=True).data
+    return AutoSegmenter(**FAST_AUTO).fit(frame), frame
+
+
+def test_report_sections_and_self_contained(fitted, tmp_path):
+    seg, frame = fitted
+    page = build_report(seg, frame)
+    for section in ("Segments", "Search", "Against classical recipes", "Efficiency", "Provenance"):
+        assert f"<h2>{section}" in page
+    alts = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
+    assert set(alts) >= {"segment sizes", "segment profiles", "search convergence",
+                         "Pareto front of quality against cost", "chosen architecture"}
+    assert not re.search(r'(src|href)="(http|//)', page)  # nothing fetched from elsewhere
+    assert seg.provenance_["data"]["sha256"] in page
+    path = write_report(seg, frame, tmp_path / "r.html")
+    assert path.read_text(encoding="utf-8") == page
+
+
+def test_comparison_table(fitted):
+    seg, frame = fitted
+    rows = compare_with_classical(seg, frame)
+    assert [r["recipe"].split(" (")[0] for r in rows] == ["sknas AutoSegmenter", "KMeans on the raw columns",
+                                                          "PCA + KMeans", "Gaussian mixture"]
+    assert rows[0]["agreement"] == pytest.approx(1.0)
+
+
+def test_report_without_a_search(tmp_path):
+    frame = make_customers(n_samples=120, random_state=0, as_frame=True).data
+    seg = AutoSegmenter(method="none", n_clusters=3, max_epochs=2, device="cpu", random_state=0).fit(frame)
+    assert "<h2>Provenance" in build_report(seg, frame)
+
+
+def _browser():
+    for name in ("chromium", "chromium-browser", "google-chrome", "headless_shell"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.mark.slow
+def test_report_renders_in_headless_chromium(fitted, tmp_path):
+    """Opens the report in headless Chromium and screenshots it (skips where no browser is installed)."""
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no Chromium found (apt-get install chromium)")
+    import subprocess
+
+    seg, frame = fitted
+    page = write_report(seg, frame, tmp_path / "report.html")
+    shot = tmp_path / "report.png"
+    subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
+                    "--window-size=1200,3000", f"file://{page}"], check=True, capture_output=True, timeout=120)
+    assert shot.stat().st_size > 50_000  # a page of plots, not a blank or broken one
