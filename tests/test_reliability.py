@@ -362,16 +362,60 @@ def test_tampered_checkpoint_is_rejected(tmp_path, X, edit, match):
         make_search(max_trials=3, checkpoint=path).fit(X)
 
 
+@pytest.fixture
+def saved_model(tmp_path, X):
+    persistence = pytest.importorskip("sknas.persistence")
+    path = tmp_path / "model"
+    persistence.save(make_search(max_trials=2, search_space={**SPACE, "include_identity": False}).fit(X), path)
+    return persistence, path
+
+
+def _rewrite_manifest(persistence, path, edit):
+    """Edit the manifest and recompute its checksums, as an attacker who read the format would."""
+    manifest = json.loads((path / "manifest.json").read_text())
+    edit(manifest)
+    manifest["checksum"] = persistence._checksum(manifest)
+    (path / "manifest.json").write_text(json.dumps(manifest))
+
+
 def test_sknas_load_rejects_a_pickle_that_would_run_code(tmp_path):
     persistence = pytest.importorskip("sknas.persistence")
-    load = getattr(persistence, "load", None)
-    if load is None:
-        pytest.skip("sknas.persistence has no load yet")
-    marker, path = tmp_path / "pwned", tmp_path / "model.sknas"
+    marker, path = tmp_path / "pwned", tmp_path / "model.zip"
     path.write_bytes(pickle.dumps(_RunsCode(marker)))
-    with pytest.raises((ValueError, TypeError)):
-        load(path)
+    with pytest.raises(ValueError):
+        persistence.load(path)
     assert not marker.exists()
+
+
+def test_sknas_load_rejects_code_in_the_weights_even_with_matching_checksums(saved_model, tmp_path):
+    import hashlib
+
+    persistence, path = saved_model
+    marker = tmp_path / "pwned"
+    torch.save({"weight": _RunsCode(marker)}, path / "weights.pt")  # torch.save pickles the object
+    digest = hashlib.sha256((path / "weights.pt").read_bytes()).hexdigest()
+    _rewrite_manifest(persistence, path, lambda m: m["weights"].update(sha256=digest))
+    with pytest.raises(ValueError, match="other than tensors|refused"):
+        persistence.load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("cls", ["os.system", "subprocess.Popen", "builtins.eval", "Popen"])
+def test_sknas_load_rejects_a_class_outside_its_allowlist(saved_model, cls):
+    persistence, path = saved_model
+    # the class the loader would build is named by the estimator's "__object__" tag
+    _rewrite_manifest(persistence, path, lambda m: m["estimator"].update({"__object__": cls}))
+    with pytest.raises(ValueError):
+        persistence.load(path)
+
+
+def test_sknas_load_rejects_an_edited_manifest(saved_model):
+    persistence, path = saved_model
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest["params"]["max_epochs"] = 99  # checksum left stale
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ValueError, match="modified"):
+        persistence.load(path)
 
 
 # -- Ctrl-C in a real process -----------------------------------------------------------------------------------
@@ -407,3 +451,28 @@ def test_sigint_leaves_a_consistent_checkpoint_and_says_how_to_resume(tmp_path):
     saved = read_checkpoint(path)  # whole, parseable, and resumable
     assert saved["n_trials"] >= 5 and [r["trial"] for r in saved["history"]] == list(range(saved["n_trials"]))
     assert not list(tmp_path.glob("*.tmp"))
+
+
+# -- determinism across n_jobs ----------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["evolution", "pareto", "progressive"])
+def test_n_jobs_does_not_change_strategies_that_propose_fixed_batches(X, name):
+    """Random and Bayes propose n_jobs candidates per step, so only these three are n_jobs-invariant end to end."""
+    cls, params = STRATEGIES[name]
+    params = {"search_space": SPACE, **params}
+    one, two = (make_search(cls, n_jobs=n_jobs, **params).fit(X) for n_jobs in (1, 2))
+    _assert_same_search(one, two, X)
+
+
+def test_final_training_that_diverges_raises_instead_of_returning_inf(X):
+    """The epoch loss is measured before the last step; the weights are checked after it."""
+    from sknas import Architecture, NeuralFeatureMap
+
+    est = NeuralFeatureMap(Architecture(head="linear"), n_components=2, max_epochs=2, batch_size=64,
+                           learning_rate=1e30, random_state=0, device="cpu")
+    try:
+        out = est.fit(X).transform(X)
+    except RuntimeError as exc:
+        assert "Training the final network" in str(exc) and "learning_rate" in str(exc)
+    else:
+        assert np.isfinite(out).all()

@@ -49,6 +49,10 @@ class NonFiniteLossGuard(Callback):
         loss = net.history[-1, "train_loss"]
         if not math.isfinite(loss):
             raise CandidateFailure(f"non-finite training loss at epoch {len(net.history)}")
+        # The epoch's loss is measured before its last step: a step that blew the weights up
+        # would otherwise leave a net whose transform is all inf/NaN.
+        if not all(bool(torch.isfinite(p).all()) for p in net.module_.parameters()):
+            raise CandidateFailure(f"non-finite weights after epoch {len(net.history)}")
 
 
 class FeatureNet(NeuralNet):
