@@ -225,8 +225,8 @@ epochs, batch size, trials; a checkpoint file for about 30% of the searches) and
 |---|---|
 {rows}
 
-- Failures other than documented errors (ValueError/TypeError for bad input, SearchFailedError): **{s['n_failures']}**
-  ({verdict}).
+- Failures other than documented errors (ValueError/TypeError for bad input, SearchFailedError, the
+  RuntimeError of a final training that diverged): **{s['n_failures']}** ({verdict}).
 - RSS: {s['rss_mb_start']:.0f} MB after the first fit, {s['rss_mb_after_warmup']:.0f} MB after the warm-up
   ({s['warmup']} fits, median of 10), {s['rss_mb_final']:.0f} MB at the end (median of the last 10), max
   {s['rss_mb_max']:.0f} MB: growth after warm-up **{s['rss_growth_after_warmup']:+.1%}** (limit +10%: {mem}).
