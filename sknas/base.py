@@ -476,7 +476,10 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                     break
                 proposals = [p if isinstance(p, tuple) else (p, {}) for p in proposals]
                 proposals = proposals[: self.max_trials - len(history)]
-                seeds = [int(rng.randint(_SEED_MAX)) for _ in proposals]
+                # A strategy may draw a candidate's seed itself (``info["seed"]``), e.g. to keep one draw
+                # order whatever its batch size; otherwise it is drawn here.
+                seeds = [int(info.pop("seed")) if "seed" in info else int(rng.randint(_SEED_MAX))
+                         for _, info in proposals]
                 step_data, step_settings, fidelity = self._fidelity(step, data, settings, rng)
                 # Fixed maps (raw features, LDA) train nothing, so low fidelity would only fit them on
                 # fewer rows: they always see the full training split.

@@ -247,9 +247,11 @@ def test_different_random_state_different_output(make, customers):
 
 def test_n_jobs_does_not_change_the_search(customers):
     X, _ = customers
-    runs = [make_search(max_trials=3, random_state=5, n_jobs=n_jobs).fit(X) for n_jobs in (1, 2)]
+    # 6 trials: past the fallbacks, so sampled candidates are proposed in batches of n_jobs
+    runs = [make_search(max_trials=6, random_state=5, n_jobs=n_jobs).fit(X) for n_jobs in (1, 2)]
     histories = [r.search_history_ for r in runs]
-    assert len(histories[0]) == len(histories[1]) == 3
+    assert len(histories[0]) == len(histories[1]) == 6
+    assert [h["seed"] for h in histories[0]] == [h["seed"] for h in histories[1]]
     assert [h["architecture"] for h in histories[0]] == [h["architecture"] for h in histories[1]]
     assert [h["score"] for h in histories[0]] == [h["score"] for h in histories[1]]
     assert runs[0].architecture_ == runs[1].architecture_

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..base import BaseFeatureSearch
+from ..base import _SEED_MAX, BaseFeatureSearch
 
 
 class RandomFeatureSearch(BaseFeatureSearch):
@@ -143,13 +143,15 @@ class RandomFeatureSearch(BaseFeatureSearch):
     """
 
     def _propose(self, space, rng, history, n_remaining):
+        # Each candidate's seed is drawn right after the candidate itself, so the stream of draws,
+        # and hence the search, is the same whatever the batch size (n_jobs).
         proposals = []
         if not history:  # the fallbacks first: raw features, a linear map, the label-free LDA map
-            proposals = space.fallbacks()
-        seen = {r["architecture"] for r in history} | set(proposals)
+            proposals = [(arch, {"seed": int(rng.randint(_SEED_MAX))}) for arch in space.fallbacks()[:n_remaining]]
+        seen = {r["architecture"] for r in history} | {arch for arch, _ in proposals}
         batch = max(1, self.n_jobs or 1)
         while len(proposals) < min(batch, n_remaining):
             arch = space.sample_distinct(seen, rng)  # a repeat teaches nothing
             seen.add(arch)
-            proposals.append(arch)
+            proposals.append((arch, {"seed": int(rng.randint(_SEED_MAX))}))
         return proposals

@@ -298,7 +298,8 @@ class RLFeatureSearch(BaseFeatureSearch):
         Candidates evaluated in all (the fallbacks included).
     n_jobs : int or None, default=None
         Candidates of a controller step trained in parallel processes (CPU);
-        unused with ``weight_sharing=True``.
+        unused with ``weight_sharing=True``.  It never changes the search: a
+        step always proposes ``controller_batch_size`` candidates.
     controller_batch_size : int, default=5
         Candidates per controller step (the REINFORCE batch).
     controller_hidden_size : int, default=32
@@ -429,7 +430,9 @@ class RLFeatureSearch(BaseFeatureSearch):
         if not history:
             return [(arch, {"source": "fallback"}) for arch in space.fallbacks()[:n_remaining]]
         self._learn(history)
-        n = min(max(self.controller_batch_size, self.n_jobs or 1), n_remaining)
+        # The REINFORCE batch is an algorithm setting; n_jobs only runs it in parallel, so the search
+        # is the same whatever n_jobs is.
+        n = min(self.controller_batch_size, n_remaining)
         archs = self._policy.sample(n, avoid={r["architecture"] for r in history})
         return [(arch, {"source": "controller"}) for arch in archs]
 
