@@ -455,10 +455,9 @@ def test_sigint_leaves_a_consistent_checkpoint_and_says_how_to_resume(tmp_path):
 
 # -- determinism across n_jobs ----------------------------------------------------------------------------------
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["random", "evolution", "pareto", "progressive", "rl"])
+@pytest.mark.parametrize("name", ["random", "evolution", "pareto", "progressive", "rl", "bayes"])
 def test_n_jobs_does_not_change_strategies_that_propose_fixed_batches(X, name):
-    """Only Bayesian optimisation proposes n_jobs candidates per step (batch BO); every other search is
-    n_jobs-invariant end to end."""
+    """Every strategy's batch is an algorithm setting, so n_jobs only runs it in parallel."""
     cls, params = STRATEGIES[name]
     params = {"search_space": SPACE, **params}
     one, two = (make_search(cls, n_jobs=n_jobs, **params).fit(X) for n_jobs in (1, 2))

@@ -161,10 +161,14 @@ class BayesFeatureSearch(BaseFeatureSearch):
     max_trials : int, default=40
         Candidates evaluated in all (the initial ones included).
     n_jobs : int or None, default=None
-        Candidates trained in parallel processes; with ``n_jobs > 1`` each
-        step proposes the ``n_jobs`` best distinct candidates of the pool.
+        Candidates of a step trained in parallel processes.  It never changes
+        the search; set ``n_proposals`` to give the workers a batch.
     n_initial : int, default=10
         Random initial trials (fallbacks first) before the surrogate is used.
+    n_proposals : int, default=1
+        Candidates proposed per step after the initial ones: the
+        ``n_proposals`` best distinct candidates of the acquisition (batch BO).
+        1 is sequential BO, which uses every measurement before the next pick.
     surrogate : {"gp", "ensemble"}, default="gp"
         ``"gp"``: a Gaussian process with a constant x RBF + white-noise kernel
         on the encoding; ``"ensemble"``: five small MLP regressors from
@@ -229,6 +233,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
         "acquisition": [StrOptions({"ei", "ucb", "thompson"})],
         "kappa": [Interval(numbers.Real, 0, None, closed="left")],
         "n_candidates": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_proposals": [Interval(numbers.Integral, 1, None, closed="left")],
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
@@ -236,7 +241,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, n_initial=10, surrogate="gp", acquisition="ei", kappa=2.0, n_candidates=200,
                  checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error"):
+                 categorical_features="from_dtype", handle_unknown="error", n_proposals=1):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
@@ -248,6 +253,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
         self.acquisition = acquisition
         self.kappa = kappa
         self.n_candidates = n_candidates
+        self.n_proposals = n_proposals
 
     def _propose(self, space, rng, history, n_remaining):
         if not history:
@@ -274,7 +280,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
         mean, std = model.predict(codes)
         draw = model.sample(codes, rng) if self.acquisition == "thompson" else None
         values = acquisition_values(self.acquisition, mean, std, best=float(y.max()), kappa=self.kappa, draw=draw)
-        n = min(max(1, self.n_jobs or 1), n_remaining, len(pool))
+        n = min(self.n_proposals, n_remaining, len(pool))
         picks = np.argsort(-values, kind="stable")[:n]
         return [(pool[i], {"source": "surrogate", "predicted": float(mean[i]), "predicted_std": float(std[i]),
                            "acquisition": float(values[i]), "n_observed": len(seen)}) for i in picks]
