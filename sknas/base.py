@@ -59,6 +59,14 @@ from .training import (
 #: Below this many rows the train/validation split would leave too little on
 #: either side; both then use all rows (documented under ``validation_fraction``).
 MIN_ROWS_TO_SPLIT = 20
+#: Rows the search sees at most (train + validation, a random subset in the split's proportions):
+#: candidates are compared on a fixed subsample (low fidelity) and only the final network
+#: trains on all rows, so a search's cost stops growing with the data beyond this size.
+SEARCH_MAX_ROWS = 20_000
+#: Row visits (epochs x rows) the final network trains for at most: on large data it trains for fewer
+#: than ``max_epochs`` epochs (at least one), so its cost stops growing with the data (at 1,000,000
+#: rows: 5 epochs, about 10,000 steps at batch 512, several times what any search candidate gets).
+FINAL_MAX_ROW_VISITS = 5_000_000
 #: Rows standardised and moved to the device at a time in ``transform`` (bounds its memory).
 TRANSFORM_CHUNK_ROWS = 65536
 _SEED_MAX = 2**31 - 1
@@ -124,7 +132,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         self._standardizer = make_encoder(X, self).fit(X)  # numeric rows, or numeric + categorical indicators
         Xs = self._standardizer.transform(X)
-        train_idx, valid_idx = self._split(len(Xs), rng)
+        train_idx, valid_idx = _search_rows(*self._split(len(Xs), rng))
         context = {
             "X_train": Xs[train_idx], "X_valid": Xs[valid_idx],
             "y_train": None if y is None else y[train_idx], "y_valid": None if y is None else y[valid_idx],
@@ -167,7 +175,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             encoder = build_network(architecture, Xs.shape[1], self.n_components, self._standardizer.layout)
             encoder.fit_fixed_parts(Xs, self.n_clusters, random_state=seed)
             objective = make_objective(self.objective_, Xs.shape[1], encoder.n_outputs, y)
-            net = make_final_net(encoder, objective, max_epochs=self.max_epochs, batch_size=self.batch_size,
+            epochs = max(1, min(self.max_epochs, FINAL_MAX_ROW_VISITS // len(Xs)))
+            net = make_final_net(encoder, objective, max_epochs=epochs, batch_size=self.batch_size,
                                  learning_rate=self.learning_rate, weight_decay=_WEIGHT_DECAY, device=self.device_)
             net.initialize()
             if net.optimizer_ is not None:
@@ -229,6 +238,15 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _search_rows(train_idx, valid_idx):
+    """At most ``SEARCH_MAX_ROWS`` of the (shuffled) split for the search, both sides cut alike."""
+    n = len(train_idx) + len(valid_idx)
+    if n <= SEARCH_MAX_ROWS or train_idx is valid_idx:
+        return train_idx, valid_idx
+    keep = SEARCH_MAX_ROWS / n  # the indices are a random permutation, so a prefix is a random sample
+    return train_idx[:int(len(train_idx) * keep)], valid_idx[:int(len(valid_idx) * keep)]
 
 
 def _cpu_copy(module):

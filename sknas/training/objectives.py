@@ -79,6 +79,32 @@ class Objective(nn.Module):
         raise NotImplementedError
 
 
+#: Above this many rows the k-NN graph is approximate (see :func:`_sampled_neighbors`):
+#: an exact graph costs O(n^2) (about two hours single-threaded at a million rows, extrapolated
+#: from 200,000 x 20,000 distances in 29 s on the 2-core development machine).
+KNN_EXACT_MAX_ROWS = 50_000
+#: Reference rows the approximate graph searches among (its cost is O(n * this)).
+KNN_REFERENCE_ROWS = 10_000
+
+
+def _sampled_neighbors(rows, k):
+    """Each row's ``k`` nearest neighbours among a fixed random sample of the rows (indices into ``rows``).
+
+    Linear in ``len(rows)``: positives come from a coarser neighbourhood than the
+    exact graph's (the sample is sparser), which is what parametric UMAP's
+    loss needs (a near neighbour, not the nearest).  The sample is seeded by
+    the row count, so the graph is deterministic and leaves the torch RNG alone.
+    """
+    n = len(rows)
+    reference = np.sort(np.random.RandomState(n % (2**32)).choice(n, KNN_REFERENCE_ROWS, replace=False))
+    ind = reference[NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(rows[reference])
+                    .kneighbors(rows, return_distance=False)]
+    # Drop each row itself where it is in the sample (its own nearest), else the farthest of the k + 1.
+    drop = ind == np.arange(n)[:, None]
+    drop[~drop.any(axis=1), -1] = True
+    return ind[~drop].reshape(n, k)
+
+
 class NeighborsObjective(Objective):
     """Keep each row's k nearest neighbours close and random rows apart (parametric UMAP).
 
@@ -102,8 +128,12 @@ class NeighborsObjective(Objective):
         # One thread: sklearn's chunked distance kernels round (and so break near-ties)
         # differently per thread count, and the graph must not depend on n_jobs or Dask.
         with threadpool_limits(limits=1):
-            _, ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows)
-        return LossData(X, knn=torch.as_tensor(ind[:, 1:], dtype=torch.long, device=X.device))
+            if len(rows) <= KNN_EXACT_MAX_ROWS:
+                _, ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows)
+                ind = ind[:, 1:]
+            else:
+                ind = _sampled_neighbors(rows, k)
+        return LossData(X, knn=torch.as_tensor(ind, dtype=torch.long, device=X.device))
 
     def loss(self, encoder, data, idx, reduction="mean"):
         """Mean loss of the anchor rows ``idx``.
