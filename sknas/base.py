@@ -42,8 +42,9 @@ from .evaluation import (
     score_embedding,
     selection_scores,
 )
-from .space import SearchSpace, build_network
+from .space import Architecture, SearchSpace, build_network
 from .space.architecture import FIXED_HEADS
+from .transfer import init_architectures
 from .training import (
     OBJECTIVES,
     CandidateFailure,
@@ -352,12 +353,14 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         "max_time": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "n_jobs": [None, numbers.Integral],
         "checkpoint": [None, str, os.PathLike],
+        "init": [None, Architecture, list, tuple, BaseEstimator],  # checked in depth by init_architectures
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
                  search_space=None, max_trials=10, max_epochs=40, max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
-                 verbose=0, checkpoint=None, categorical_features="from_dtype", handle_unknown="error"):
+                 verbose=0, checkpoint=None, categorical_features="from_dtype", handle_unknown="error",
+                 init=None):
         self.n_components = n_components
         self.n_clusters = n_clusters
         self.objective = objective
@@ -376,8 +379,30 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self.checkpoint = checkpoint
         self.categorical_features = categorical_features
         self.handle_unknown = handle_unknown
+        self.init = init
 
     _min_samples = 3
+
+    def __sklearn_clone__(self):
+        # A fitted estimator given as ``init`` is knowledge to start from, not a model to refit:
+        # clone() would unfit it, so it is kept as is (what sklearn.frozen.FrozenEstimator does).
+        init = getattr(self, "init", None)
+        if not hasattr(init, "architecture_"):
+            return super().__sklearn_clone__()
+        shallow = copy.copy(self)  # self stays untouched
+        shallow.init = None
+        new = shallow.__sklearn_clone__()
+        new.init = init
+        return new
+
+    def _initial_candidates(self, space):
+        """The fallbacks, then the warm-start architectures (``init``) not among them."""
+        fallbacks = space.fallbacks()
+        return fallbacks + [a for a in self._warm_start() if a not in fallbacks]
+
+    def _warm_start(self):
+        """The validated ``init`` Architectures of the running fit (empty for a cold start)."""
+        return getattr(self, "_init_archs", [])
 
     # -- what a strategy implements ----------------------------------------
     @abstractmethod
@@ -408,6 +433,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
 
     def _select_architecture(self, context):
         space = self._resolved_space()
+        self._init_archs = init_architectures(self.init, space)  # before anything trains: bad init fails fast
         try:
             history = self._search(space, context)
             if self.checkpoint is not None and not self._journal.used:
@@ -415,6 +441,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                               "an interrupted fit starts again.", UserWarning, stacklevel=3)
         finally:
             self.__dict__.pop("_journal", None)  # search state, never pickled with the fitted estimator
+            self.__dict__.pop("_init_archs", None)
         ok = [r for r in history if r["status"] == "ok"]
         if not ok:
             raise SearchFailedError(

@@ -8,6 +8,8 @@ from sknas import ProgressiveFeatureSearch
 from sknas import BayesFeatureSearch, RLFeatureSearch
 from sknas import AutoSegmenter
 
+from sknas.space import Architecture, Block
+
 from .conftest import FAST, FAST_SEARCH
 
 ESTIMATORS = [
@@ -19,6 +21,8 @@ ESTIMATORS = [
     ProgressiveFeatureSearch(n_components=2, n_clusters=3, beam_width=2, **{**FAST_SEARCH, "max_trials": 6}),
     RLFeatureSearch(n_components=2, n_clusters=3, controller_batch_size=2, **{**FAST_SEARCH, "max_trials": 5}),
     BayesFeatureSearch(n_components=2, n_clusters=3, n_initial=3, n_candidates=20, **{**FAST_SEARCH, "max_trials": 5}),
+    RandomFeatureSearch(n_components=2, n_clusters=3, init=Architecture((Block("gated", 8),)),
+                        **{**FAST_SEARCH, "max_trials": 4}),
     AutoSegmenter(n_components=2, n_clusters=3, max_trials=2, max_epochs=2, device="cpu", random_state=0,
                   search_params={"batch_size": 64, "search_space": FAST_SEARCH["search_space"]}),
 ]

@@ -181,6 +181,14 @@ class BayesFeatureSearch(BaseFeatureSearch):
         Exploration weight of ``"ucb"``.
     n_candidates : int, default=200
         Size of the pool the acquisition is maximised over.
+    init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
+        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
+        may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
+        Given Architectures must be members of the search space; an estimator's that are not are
+        skipped.  Used here as follows: initial points right after the fallbacks (random draws fill up
+        to ``n_initial``); the surrogate learns from them. Stored untouched: the estimator passed is
+        never modified.
 
     Attributes
     ----------
@@ -241,13 +249,15 @@ class BayesFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, n_initial=10, surrogate="gp", acquisition="ei", kappa=2.0, n_candidates=200,
                  checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error", n_proposals=1):
+                 categorical_features="from_dtype", handle_unknown="error", n_proposals=1,
+                 init=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
-                         categorical_features=categorical_features, handle_unknown=handle_unknown)
+                         categorical_features=categorical_features, handle_unknown=handle_unknown,
+                         init=init)
         self.n_initial = n_initial
         self.surrogate = surrogate
         self.acquisition = acquisition
@@ -257,7 +267,11 @@ class BayesFeatureSearch(BaseFeatureSearch):
 
     def _propose(self, space, rng, history, n_remaining):
         if not history:
-            proposals = [(a, {"source": "fallback"}) for a in space.fallbacks()][: min(self.n_initial, n_remaining)]
+            fallbacks = space.fallbacks()
+            proposals = [(a, {"source": "fallback" if a in fallbacks else "init"})
+                         for a in self._initial_candidates(space)]
+            # A warm start's architectures are always initial points; random draws fill up to n_initial.
+            proposals = proposals[: min(max(self.n_initial, len(proposals)), n_remaining)]
             seen = {a for a, _ in proposals}
             while len(proposals) < min(self.n_initial, n_remaining):
                 arch = space.sample_distinct(seen, rng)

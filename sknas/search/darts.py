@@ -297,6 +297,14 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         After warmup, stop the supernet when the share of layers whose
         strongest op is skip or zero exceeds this, and discretise the alpha
         from before that epoch.  ``None`` disables it.
+    init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
+        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
+        may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
+        Given Architectures must be members of the search space; an estimator's that are not are
+        skipped.  Used here as follows: evaluated beside the discretised path and the fallbacks (the
+        architecture weights alpha are not seeded from them), so the shared score can pick one. Stored
+        untouched: the estimator passed is never modified.
 
     Attributes
     ----------
@@ -384,13 +392,14 @@ class DARTSFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, order="first", relaxation="softmax", arch_learning_rate=3e-3, arch_weight_decay=1e-3,
                  warmup_epochs=5, max_skip=1, skip_share_stop=0.5, checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error"):
+                 categorical_features="from_dtype", handle_unknown="error", init=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
-                         categorical_features=categorical_features, handle_unknown=handle_unknown)
+                         categorical_features=categorical_features, handle_unknown=handle_unknown,
+                         init=init)
         self.order = order
         self.relaxation = relaxation
         self.arch_learning_rate = arch_learning_rate
@@ -413,6 +422,10 @@ class DARTSFeatureSearch(BaseFeatureSearch):
             if arch not in candidates:
                 candidates.append(arch)
                 sources.append("fallback")
+        for arch in self._warm_start():  # init: evaluated beside the discretised path (alpha is not seeded)
+            if arch not in candidates:
+                candidates.append(arch)
+                sources.append("init")
         seeds = [int(rng.randint(_SEED_MAX)) for _ in candidates]
         data = {k: context[k] for k in ("X_train", "X_valid", "y_train", "y_valid")}
         records = self._evaluate_many(candidates, seeds, data, self._candidate_settings())

@@ -106,6 +106,13 @@ class EvoFeatureSearch(BaseFeatureSearch):
         go through ``n_jobs``.  ``"auto"`` batches on CUDA only: on a 2-core
         CPU it measured 0.75x of sequential training for the default space
         (``benchmarks/results/population.md``).
+    init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
+        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
+        may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
+        Given Architectures must be members of the search space; an estimator's that are not are
+        skipped.  Used here as follows: members of the initial population right after the fallbacks
+        (truncated to ``population_size``). Stored untouched: the estimator passed is never modified.
 
     Attributes
     ----------
@@ -154,13 +161,14 @@ class EvoFeatureSearch(BaseFeatureSearch):
                  verbose=0, population_size=10, n_generations=None, tournament_size=3, mutation_rate=1.0,
                  crossover_rate=0.3, aging=True, elitism=1, min_fidelity=0.25, batch_candidates="auto",
                  checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error"):
+                 categorical_features="from_dtype", handle_unknown="error", init=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
-                         categorical_features=categorical_features, handle_unknown=handle_unknown)
+                         categorical_features=categorical_features, handle_unknown=handle_unknown,
+                         init=init)
         self.population_size = population_size
         self.n_generations = n_generations
         self.tournament_size = tournament_size
@@ -192,7 +200,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
     # -- the strategy -------------------------------------------------------------------------------------
     def _propose(self, space, rng, history, n_remaining):
         if not history:
-            initial = space.fallbacks()[: min(self.population_size, n_remaining)]
+            initial = self._initial_candidates(space)[: min(self.population_size, n_remaining)]  # init seeds it
             while len(initial) < min(self.population_size, n_remaining):
                 initial.append(space.sample_distinct(initial, rng))  # depth 0 is common: avoid repeats
             return [(arch, {"parents": [], "generation": 0}) for arch in initial]

@@ -174,6 +174,13 @@ class ParetoFeatureSearch(BaseFeatureSearch):
     max_latency_ms : float or None, default=None
         Keep only candidates at most this slow (CPU milliseconds per 1,000
         rows); latency is then measured even when not an objective.
+    init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
+        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
+        may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
+        Given Architectures must be members of the search space; an estimator's that are not are
+        skipped.  Used here as follows: members of the initial population right after the fallbacks
+        (truncated to ``population_size``). Stored untouched: the estimator passed is never modified.
 
     Attributes
     ----------
@@ -219,13 +226,14 @@ class ParetoFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, objectives=("score", "params"), population_size=10, mutation_rate=1.0,
                  crossover_rate=0.3, select="knee", max_params=None, max_latency_ms=None, checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error"):
+                 categorical_features="from_dtype", handle_unknown="error", init=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
-                         categorical_features=categorical_features, handle_unknown=handle_unknown)
+                         categorical_features=categorical_features, handle_unknown=handle_unknown,
+                         init=init)
         self.objectives = objectives
         self.population_size = population_size
         self.mutation_rate = mutation_rate
@@ -238,7 +246,7 @@ class ParetoFeatureSearch(BaseFeatureSearch):
     def _propose(self, space, rng, history, n_remaining):
         n = min(self.population_size, n_remaining)
         if not history:
-            initial = space.fallbacks()[:n]
+            initial = self._initial_candidates(space)[:n]  # fallbacks, then init's architectures
             while len(initial) < n:
                 initial.append(space.sample_distinct(initial, rng))
             return [(arch, {"parents": [], "generation": 0}) for arch in initial]

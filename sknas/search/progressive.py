@@ -126,6 +126,14 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
         and wine (3 seeds each, ``benchmarks/results/progressive.md``), was 0.12 on average and ranged
         from -0.73 to 0.89.  The tau is measured and reported (``prescreen_tau_``) whether or not it is
         used.
+    init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
+        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
+        may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
+        Given Architectures must be members of the search space; an estimator's that are not are
+        skipped.  Used here as follows: evaluated at full fidelity with the fallbacks, so the surrogate
+        learns from them (the beam still grows from the linear map). Stored untouched: the estimator
+        passed is never modified.
 
     Attributes
     ----------
@@ -193,13 +201,14 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, beam_width=9, max_depth=None, patience=1, eta=3, n_rungs=2, prescreen=False,
                  checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error"):
+                 categorical_features="from_dtype", handle_unknown="error", init=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
-                         categorical_features=categorical_features, handle_unknown=handle_unknown)
+                         categorical_features=categorical_features, handle_unknown=handle_unknown,
+                         init=init)
         self.beam_width = beam_width
         self.max_depth = max_depth
         self.patience = patience
@@ -253,7 +262,12 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
         run["measured_from"] = len(history)
         if run["phase"] == "fallbacks":
             run["phase"] = "grow"
-            return self._emit(space.fallbacks(), 1.0, {"expansion_step": 0, "depth": 0, "rung": None})
+            # The fallbacks and init's architectures, at full fidelity: the surrogate learns from them.
+            proposals = self._emit(self._initial_candidates(space), 1.0,
+                                   {"expansion_step": 0, "depth": 0, "rung": None})
+            for arch, info in proposals:
+                info["depth"] = arch.depth
+            return proposals
         if run["candidates"]:  # the rung just measured
             if run["rung"] < len(run["sizes"]) - 1:
                 ranked = sorted((r for r in results if r["valid"]), key=lambda r: (-r["score"], r["trial"]))

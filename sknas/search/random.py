@@ -86,6 +86,13 @@ class RandomFeatureSearch(BaseFeatureSearch):
         A category not seen at fit, at transform: ``"error"`` raises a
         ValueError naming the column and the values; ``"ignore"`` maps it to
         a reserved "unknown" embedding (zeros, never trained).
+    init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
+        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
+        may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
+        Given Architectures must be members of the search space; an estimator's that are not are
+        skipped.  Used here as follows: evaluated right after the fallbacks, before any random draw.
+        Stored untouched: the estimator passed is never modified.
 
     Attributes
     ----------
@@ -146,8 +153,9 @@ class RandomFeatureSearch(BaseFeatureSearch):
         # Each candidate's seed is drawn right after the candidate itself, so the stream of draws,
         # and hence the search, is the same whatever the batch size (n_jobs).
         proposals = []
-        if not history:  # the fallbacks first: raw features, a linear map, the label-free LDA map
-            proposals = [(arch, {"seed": int(rng.randint(_SEED_MAX))}) for arch in space.fallbacks()[:n_remaining]]
+        if not history:  # the fallbacks first (raw features, a linear map, the label-free LDA map), then init's
+            proposals = [(arch, {"seed": int(rng.randint(_SEED_MAX))})
+                         for arch in self._initial_candidates(space)[:n_remaining]]
         seen = {r["architecture"] for r in history} | {arch for arch, _ in proposals}
         batch = max(1, self.n_jobs or 1)
         while len(proposals) < min(batch, n_remaining):

@@ -313,6 +313,14 @@ class RLFeatureSearch(BaseFeatureSearch):
         Decay of the moving-average reward baseline.
     weight_sharing : bool, default=False
         ENAS: score candidates with weights inherited from a shared supernet.
+    init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
+        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
+        may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
+        Given Architectures must be members of the search space; an estimator's that are not are
+        skipped.  Used here as follows: the controller's first batch after the fallbacks: a policy-
+        gradient step learns from their rewards.  With ``weight_sharing=True`` they are trained alone
+        beside the fixed maps. Stored untouched: the estimator passed is never modified.
 
     Attributes
     ----------
@@ -372,13 +380,14 @@ class RLFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, controller_batch_size=5, controller_hidden_size=32, controller_learning_rate=0.05,
                  entropy_weight=0.01, baseline_decay=0.8, weight_sharing=False, checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error"):
+                 categorical_features="from_dtype", handle_unknown="error", init=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
-                         categorical_features=categorical_features, handle_unknown=handle_unknown)
+                         categorical_features=categorical_features, handle_unknown=handle_unknown,
+                         init=init)
         self.controller_batch_size = controller_batch_size
         self.controller_hidden_size = controller_hidden_size
         self.controller_learning_rate = controller_learning_rate
@@ -419,7 +428,8 @@ class RLFeatureSearch(BaseFeatureSearch):
         targets = record_targets(history)
         last = history[-1]["step"]
         batch = [(r, t) for r, t in zip(history, targets) if r["step"] == last]
-        controller_batch = [(r["architecture"], t) for r, t in batch if r.get("source") == "controller"]
+        # init's architectures are the controller's first batch: it learns from them as from its own samples.
+        controller_batch = [(r["architecture"], t) for r, t in batch if r.get("source") in ("controller", "init")]
         if controller_batch:
             archs, rewards = zip(*controller_batch)
             self._policy.update(list(archs), list(rewards))
@@ -430,6 +440,9 @@ class RLFeatureSearch(BaseFeatureSearch):
         if not history:
             return [(arch, {"source": "fallback"}) for arch in space.fallbacks()[:n_remaining]]
         self._learn(history)
+        warm = [a for a in self._initial_candidates(space) if a not in space.fallbacks()]
+        if warm and history[-1]["step"] == 0:
+            return [(arch, {"source": "init"}) for arch in warm[:n_remaining]]
         # The REINFORCE batch is an algorithm setting; n_jobs only runs it in parallel, so the search
         # is the same whatever n_jobs is.
         n = min(self.controller_batch_size, n_remaining)
@@ -441,10 +454,12 @@ class RLFeatureSearch(BaseFeatureSearch):
         rng = context["rng"]
         data = {k: context[k] for k in ("X_train", "X_valid", "y_train", "y_valid")}
         settings = self._candidate_settings()
-        fixed = [a for a in space.fallbacks() if a.head in FIXED_HEADS][: self.max_trials]
+        fixed = [a for a in space.fallbacks() if a.head in FIXED_HEADS]
+        fixed = (fixed + [a for a in self._warm_start() if a not in fixed])[: self.max_trials]  # init trains alone
         history = self._evaluate_many(fixed, [int(rng.randint(_SEED_MAX)) for _ in fixed], data, settings)
         for trial, record in enumerate(history):
-            record.update(trial=trial, step=0, source="fallback", cached=False, fidelity=None)
+            record.update(trial=trial, step=0, cached=False, fidelity=None,
+                          source="fallback" if record["architecture"].head in FIXED_HEADS else "init")
         n_paths = self.max_trials - len(history)
         if n_paths <= 0:
             policy = self._make_policy(PathGrammar([()]), rng)

@@ -1,0 +1,124 @@
+"""Warm starts: the architectures an earlier search found, as a new search's first candidates.
+
+Every search estimator takes ``init=``: an :class:`~sknas.space.Architecture`,
+a list of them, or a fitted sknas estimator (its ``architecture_`` and the
+best distinct candidates of its ``search_history_``), optionally wrapped in
+:class:`sklearn.frozen.FrozenEstimator`.  :func:`init_architectures` turns
+any of these into a validated list of Architectures of the new search's
+space; each strategy then decides how to use them (first points, seeded
+population, first controller batch, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from sklearn.frozen import FrozenEstimator
+
+from .space import Architecture
+
+#: Architectures taken from a fitted estimator: its winner and the next best distinct candidates.
+#: Few on purpose: a warm start should spend a small share of the new budget on old knowledge.
+N_FROM_ESTIMATOR = 3
+
+
+def architectures_of(estimator, n=N_FROM_ESTIMATOR):
+    """The winner of a fitted sknas estimator, then its best other distinct valid candidates.
+
+    Parameters
+    ----------
+    estimator : fitted sknas estimator
+        A search (``search_history_`` ranked by ``selection_score``) or a
+        :class:`~sknas.NeuralFeatureMap` (its ``architecture_`` only).
+    n : int, default=3
+        Most architectures returned.
+
+    Returns
+    -------
+    list of Architecture
+    """
+    out = [estimator.architecture_]
+    history = getattr(estimator, "search_history_", None) or []
+    ranked = sorted((r for r in history if r.get("valid")),
+                    key=lambda r: (-r.get("selection_score", r["score"]), r.get("trial", 0)))
+    for record in ranked:
+        if len(out) >= n:
+            break
+        if record["architecture"] not in out:
+            out.append(record["architecture"])
+    return out
+
+
+def reencode(architecture, space):
+    """``architecture`` as ``space`` would spell it: an embedding width the space cannot use becomes ``"auto"``.
+
+    On numeric data (``space.categorical`` False) the embedding width means
+    nothing, so a map found on categorical data compares equal to the same map
+    sampled here (and the cache, the surrogates and the RL grammar see one genome).
+    """
+    dim = architecture.embedding_dim
+    if dim != "auto" and (not space.categorical or dim not in space.embedding_dims):
+        return dataclasses.replace(architecture, embedding_dim="auto")
+    return architecture
+
+
+def init_architectures(init, space):
+    """Validate a search's ``init`` parameter and return its Architectures in ``space``.
+
+    Parameters
+    ----------
+    init : None, Architecture, list of Architecture, or fitted sknas estimator
+        A fitted estimator may be wrapped in :class:`sklearn.frozen.FrozenEstimator`.
+    space : SearchSpace
+        The new search's (resolved) space.
+
+    Returns
+    -------
+    list of Architecture
+        Distinct, re-encoded with :func:`reencode`, in the given order;
+        empty for ``None``.
+
+    Raises
+    ------
+    TypeError
+        A list holding something other than Architectures, or an object that
+        is none of the accepted kinds.
+    ValueError
+        An empty list; an unfitted estimator; a given Architecture outside
+        ``space``; an estimator none of whose architectures is in ``space``.
+    """
+    if init is None:
+        return []
+    from_estimator = False
+    if isinstance(init, Architecture):
+        archs = [init]
+    elif isinstance(init, (list, tuple)):
+        if not init:
+            raise ValueError("init is an empty list; pass None for a cold start.")
+        bad = [type(a).__name__ for a in init if not isinstance(a, Architecture)]
+        if bad:
+            raise TypeError(f"init lists must hold only Architecture instances, got {sorted(set(bad))}.")
+        archs = list(init)
+    elif hasattr(init, "get_params"):
+        estimator = init.estimator if isinstance(init, FrozenEstimator) else init
+        if not isinstance(getattr(estimator, "architecture_", None), Architecture):
+            raise ValueError(f"init={type(estimator).__name__}(...) is not a fitted sknas estimator (it has no "
+                             "architecture_). Fit it first; note that clone() unfits an estimator parameter, so "
+                             "pass init=FrozenEstimator(fitted) or a list of Architectures through tools that clone.")
+        archs, from_estimator = architectures_of(estimator), True
+    else:
+        raise TypeError("init must be None, an Architecture, a list of Architectures or a fitted sknas estimator, "
+                        f"got {type(init).__name__}.")
+    out = []
+    for arch in map(lambda a: reencode(a, space), archs):
+        if not space.contains(arch):
+            if from_estimator:  # the earlier search had another space: keep what this one can use
+                continue
+            raise ValueError(f"init architecture {arch} is not in this search's space ({space}); widen "
+                             "search_space or pass architectures it contains.")
+        if arch not in out:
+            out.append(arch)
+    if not out:
+        raise ValueError(f"None of the architectures of init={type(init).__name__}(...) ({[str(a) for a in archs]}) "
+                         "is in this search's space; widen search_space.")
+    return out
