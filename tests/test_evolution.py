@@ -148,7 +148,7 @@ def test_pipeline_and_pickle(customers):
 
 
 def test_local_dask_cluster_matches_sequential(customers):
-    distributed = pytest.importorskip("distributed")
+    distributed = pytest.importorskip("distributed", reason="the dask extra is absent: pip install 'sknas[dask]'")
     from joblib import parallel_backend
 
     X, _ = customers
