@@ -1,0 +1,119 @@
+"""A default search on 1,000,000 x 50 rows: wall time, peak resident memory, transform memory.
+
+The fit runs in a child process under ``/usr/bin/time -v`` (its "Maximum resident set size" is the
+peak RSS of the whole fit, data generation included); the child also measures the RSS that
+``transform`` of all rows adds (sampled every 10 ms). Data: sklearn ``make_blobs`` (8 centres,
+50 features, float64), seeded. How sknas scales (see README "Speed and scale"): the search
+sees at most ``sknas.base.SEARCH_MAX_ROWS`` rows, the neighbours objective's k-NN graph is
+approximate above ``KNN_EXACT_MAX_ROWS`` rows, scores use at most 2000 rows, and only the final
+network trains on every row. Writes benchmarks/results/scale.json and .md.
+
+    python benchmarks/bench_scale.py [--rows 1000000] [--features 50] [--method random] [--max-epochs 40]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import re
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def child(args):
+    import numpy as np
+    import torch
+    from bench_speed import RssSampler
+    from sklearn.datasets import make_blobs
+
+    from sknas import DARTSFeatureSearch, RandomFeatureSearch
+
+    torch.set_num_threads(args.threads)
+    t0 = time.perf_counter()
+    X, _ = make_blobs(args.rows, args.features, centers=8, random_state=args.seed)
+    t_data = time.perf_counter() - t0
+    cls = {"random": RandomFeatureSearch, "darts": DARTSFeatureSearch}[args.method]
+    est = cls(max_epochs=args.max_epochs, device="cpu", random_state=args.seed)  # otherwise the defaults
+    t0 = time.perf_counter()
+    est.fit(X)
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with RssSampler() as rss:
+        Z = est.transform(X)
+    t_transform = time.perf_counter() - t0
+    before = rss.before
+    out = {"data_s": t_data, "fit_s": t_fit, "search_s": est.search_time_, "final_s": est.fit_time_ - est.search_time_,
+           "transform_s": t_transform, "transform_rows_per_s": len(X) / t_transform,
+           "input_mb": X.nbytes / 2**20, "rss_before_transform_mb": before,
+           "transform_rss_growth_mb": rss.peak - before, "architecture": str(est.architecture_),
+           "n_trials": int(getattr(est, "n_trials_", 0)), "final_epochs": len(est.net_.history),
+           "embedding_finite": bool(np.isfinite(Z).all())}
+    Path(args.child).write_text(json.dumps(out))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--features", type=int, default=50)
+    ap.add_argument("--method", choices=("random", "darts"), default="random")
+    ap.add_argument("--max-epochs", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+    import sklearn
+    import torch
+
+    import sknas
+
+    out_child = RESULTS / "scale_child.json"
+    cmd = [sys.executable, __file__, *sys.argv[1:], "--child", str(out_child)]
+    t0 = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - t0
+    sys.stderr.write(proc.stderr[-3000:])
+    if proc.returncode:
+        raise SystemExit(f"child failed ({proc.returncode})")
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr).group(1))
+    res = json.loads(out_child.read_text())
+    out_child.unlink()
+    res.update(peak_rss_mb=peak_kb / 1024, wall_s=wall)
+    machine = (f"{platform.node()}, {platform.machine()}, 2 cores shared with other workers and benchmarks, "
+               f"device=cpu, torch {torch.__version__}, sklearn {sklearn.__version__}, sknas {sknas.__version__}, "
+               f"torch threads={args.threads}")
+    summary = {"machine": machine, "command": "python " + " ".join(sys.argv),
+               "date": datetime.now(UTC).isoformat(timespec="seconds"), "seed": args.seed,
+               "rows": args.rows, "features": args.features, "method": args.method, "max_epochs": args.max_epochs,
+               "search_max_rows": sknas.base.SEARCH_MAX_ROWS, "results": res}
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(summary, indent=2))
+    growth_ok = res["transform_rss_growth_mb"] < 1024
+    lines = [f"# Scale: {args.method} search on {args.rows:,} x {args.features} rows", "",
+             f"Machine: {machine}. Command: `{summary['command']}`; date {summary['date']}; seed {args.seed}.",
+             f"Estimator: {args.method} search with its defaults except max_epochs={args.max_epochs}, device='cpu', "
+             f"random_state={args.seed}; data: make_blobs, 8 centres, float64.", "",
+             "| measure | value | acceptance |", "|---|---|---|",
+             f"| fit wall time | {res['fit_s']:.0f} s (search {res['search_s']:.0f} s on at most "
+             f"{sknas.base.SEARCH_MAX_ROWS:,} rows, {res['n_trials']} trials; final network "
+             f"{res['final_s']:.0f} s, {res['final_epochs']} epochs on all rows) | < 900 s: "
+             f"{'met' if res['fit_s'] < 900 else 'NOT met'} |",
+             f"| peak RSS of the whole child process (data, fit, transform; /usr/bin/time -v) | "
+             f"{res['peak_rss_mb']:.0f} MB | < 3072 MB: {'met' if res['peak_rss_mb'] < 3072 else 'NOT met'} |",
+             f"| transform: RSS added above the fitted state (input {res['input_mb']:.0f} MB already resident) | "
+             f"{res['transform_rss_growth_mb']:.0f} MB | < 1024 MB: {'met' if growth_ok else 'NOT met'} |",
+             f"| transform throughput | {res['transform_rows_per_s']:,.0f} rows/s | |",
+             f"| chosen architecture | {res['architecture']} | |"]
+    (RESULTS / "scale.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
