@@ -44,7 +44,7 @@ from .evaluation import (
 )
 from .space import Architecture, SearchSpace, build_network
 from .space.architecture import FIXED_HEADS
-from .transfer import init_architectures
+from .transfer import clone_keeping_init, init_architectures
 from .training import (
     OBJECTIVES,
     CandidateFailure,
@@ -180,7 +180,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             net = make_final_net(encoder, objective, max_epochs=epochs, batch_size=self.batch_size,
                                  learning_rate=self.learning_rate, weight_decay=_WEIGHT_DECAY, device=self.device_)
             net.initialize()
-            if net.optimizer_ is not None:
+            trains = self._initialize_weights(net.module_.encoder)
+            if net.optimizer_ is not None and trains:
                 try:
                     net.fit_data(self._loss_data(objective, Xs, y))
                 except CandidateFailure as exc:
@@ -188,6 +189,14 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
                                        "Try a smaller learning_rate.") from None
         net.module_.eval()
         return net
+
+    def _initialize_weights(self, encoder):
+        """Hook before the final training: may load weights into ``encoder``; returns whether to train it.
+
+        Here the weights stay freshly initialised and are trained; ``NeuralFeatureMap(init=...)``
+        loads a fitted map's weights (transfer).
+        """
+        return True
 
     def _efficiency(self, architecture):
         encoder = self.net_.module_.encoder
@@ -384,16 +393,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
     _min_samples = 3
 
     def __sklearn_clone__(self):
-        # A fitted estimator given as ``init`` is knowledge to start from, not a model to refit:
-        # clone() would unfit it, so it is kept as is (what sklearn.frozen.FrozenEstimator does).
-        init = getattr(self, "init", None)
-        if not hasattr(init, "architecture_"):
-            return super().__sklearn_clone__()
-        shallow = copy.copy(self)  # self stays untouched
-        shallow.init = None
-        new = shallow.__sklearn_clone__()
-        new.init = init
-        return new
+        return clone_keeping_init(self)  # a fitted init stays fitted (clone would unfit it)
 
     def _initial_candidates(self, space):
         """The fallbacks, then the warm-start architectures (``init``) not among them."""

@@ -6,13 +6,16 @@ best distinct candidates of its ``search_history_``), optionally wrapped in
 :class:`sklearn.frozen.FrozenEstimator`.  :func:`init_architectures` turns
 any of these into a validated list of Architectures of the new search's
 space; each strategy then decides how to use them (first points, seeded
-population, first controller batch, ...).
+population, first controller batch, ...).  ``NeuralFeatureMap(init=fitted)``
+transfers trained weights instead (:func:`unwrap_fitted`, :func:`clone_keeping_init`).
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
+from sklearn.base import BaseEstimator
 from sklearn.frozen import FrozenEstimator
 
 from .space import Architecture
@@ -20,6 +23,33 @@ from .space import Architecture
 #: Architectures taken from a fitted estimator: its winner and the next best distinct candidates.
 #: Few on purpose: a warm start should spend a small share of the new budget on old knowledge.
 N_FROM_ESTIMATOR = 3
+
+
+def clone_keeping_init(estimator):
+    """``clone(estimator)``, except that a fitted estimator given as its ``init`` is kept as is.
+
+    A fitted ``init`` is knowledge to start from, not a model to refit; ``clone``
+    would unfit it (the behaviour of :class:`sklearn.frozen.FrozenEstimator`, here
+    without the wrapper).  ``estimator`` itself is never modified.
+    """
+    init = getattr(estimator, "init", None)
+    if not hasattr(init, "architecture_"):
+        return BaseEstimator.__sklearn_clone__(estimator)
+    shallow = copy.copy(estimator)
+    shallow.init = None
+    new = BaseEstimator.__sklearn_clone__(shallow)
+    new.init = init
+    return new
+
+
+def unwrap_fitted(init):
+    """The fitted sknas estimator behind ``init`` (a FrozenEstimator is unwrapped); ValueError when unfitted."""
+    estimator = init.estimator if isinstance(init, FrozenEstimator) else init
+    if not isinstance(getattr(estimator, "architecture_", None), Architecture):
+        raise ValueError(f"init={type(estimator).__name__}(...) is not a fitted sknas estimator (it has no "
+                         "architecture_). Fit it first; note that clone() unfits an estimator parameter, so "
+                         "pass init=FrozenEstimator(fitted) or a list of Architectures through tools that clone.")
+    return estimator
 
 
 def architectures_of(estimator, n=N_FROM_ESTIMATOR):
@@ -100,12 +130,7 @@ def init_architectures(init, space):
             raise TypeError(f"init lists must hold only Architecture instances, got {sorted(set(bad))}.")
         archs = list(init)
     elif hasattr(init, "get_params"):
-        estimator = init.estimator if isinstance(init, FrozenEstimator) else init
-        if not isinstance(getattr(estimator, "architecture_", None), Architecture):
-            raise ValueError(f"init={type(estimator).__name__}(...) is not a fitted sknas estimator (it has no "
-                             "architecture_). Fit it first; note that clone() unfits an estimator parameter, so "
-                             "pass init=FrozenEstimator(fitted) or a list of Architectures through tools that clone.")
-        archs, from_estimator = architectures_of(estimator), True
+        archs, from_estimator = architectures_of(unwrap_fitted(init)), True
     else:
         raise TypeError("init must be None, an Architecture, a list of Architectures or a fitted sknas estimator, "
                         f"got {type(init).__name__}.")

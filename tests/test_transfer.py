@@ -135,5 +135,32 @@ def test_init_is_deterministic(small):
     assert np.allclose(a.transform(X), b.transform(X))
 
 
-def test_neural_map_has_no_init_yet():
-    assert "init" not in NeuralFeatureMap(**FAST).get_params()
+def test_weight_transfer_without_fine_tuning_reproduces_the_source(small):
+    X, _ = small
+    source = NeuralFeatureMap(Architecture((Block("linear", 16),)), n_components=2, **FAST).fit(X)
+    frozen = NeuralFeatureMap(n_components=2, init=source, fine_tune=False, **FAST).fit(X)
+    assert frozen.architecture_ == source.architecture_
+    assert np.allclose(frozen.transform(X), source.transform(X), atol=1e-6)  # same data, same standardisation
+    tuned = NeuralFeatureMap(n_components=2, init=FrozenEstimator(source), **FAST).fit(X[::-1])
+    assert not np.allclose(tuned.transform(X), source.transform(X))
+    assert hasattr(source, "net_") and clone(tuned).init.estimator is source
+    copy = clone(NeuralFeatureMap(n_components=2, init=source, **FAST))
+    assert copy.init is source
+    assert np.allclose(pickle.loads(pickle.dumps(tuned)).transform(X), tuned.transform(X))
+
+
+def test_weight_transfer_errors(small):
+    X, _ = small
+    source = NeuralFeatureMap(Architecture((Block("linear", 16),)), n_components=2, **FAST).fit(X)
+    cases = [
+        ({"init": source}, X[:, :-1], "columns"),
+        ({"init": source, "n_components": 3}, X, "weight shapes"),
+        ({"init": source, "architecture": WARM}, X, "differs from init"),
+        ({"init": NeuralFeatureMap()}, X, "not a fitted"),
+    ]
+    for params, data, match in cases:
+        with pytest.raises(ValueError, match=match):
+            NeuralFeatureMap(**{**FAST, "n_components": 2, **params}).fit(data)
+    # a search's winner transfers too
+    search = RandomFeatureSearch(n_components=2, n_clusters=3, **FAST_SEARCH).fit(X)
+    assert NeuralFeatureMap(n_components=2, init=search, **FAST).fit(X).architecture_ == search.architecture_
