@@ -107,7 +107,7 @@ def render(summary):
     growth_ok = res["transform_rss_growth_mb"] < 1024
     lines = [f"# Scale: {method} search on {rows:,} x {summary['features']} rows", "",
              f"Machine: {machine}. Command: `{summary['command']}`; date {summary['date']}; seed {seed}.",
-             f"Estimator: {method} search with its defaults except max_epochs={summary['max_epochs']}, "
+             f"Estimator: {method} search, its defaults and max_epochs={summary['max_epochs']} (40 is the default), "
              f"device='cpu', random_state={seed}; data: make_blobs, 8 centres, float64.",
              f"The child process used {res['child_cpu_s']:.0f} s of CPU in {res['wall_s']:.0f} s of wall time: "
              "other workers' jobs shared the 2 cores.", "",
