@@ -6,7 +6,7 @@ peak RSS of the whole fit, data generation included); the child also measures th
 50 features, float64), seeded. How sknas scales (see README "Speed and scale"): the search
 sees at most ``sknas.base.SEARCH_MAX_ROWS`` rows, the neighbours objective's k-NN graph is
 approximate above ``KNN_EXACT_MAX_ROWS`` rows, scores use at most 2000 rows, and only the final
-network trains on every row. Writes benchmarks/results/scale.json and .md.
+network trains on every row. Writes benchmarks/results/scale.json and .md (scale_darts.* for --method darts).
 
     python benchmarks/bench_scale.py [--rows 1000000] [--features 50] [--method random] [--max-epochs 40]
 """
@@ -74,7 +74,7 @@ def main():
 
     import sknas
 
-    out_child = RESULTS / "scale_child.json"
+    out_child = RESULTS / f"scale_child_{args.method}.json"
     cmd = [sys.executable, __file__, *sys.argv[1:], "--child", str(out_child)]
     t0 = time.perf_counter()
     proc = subprocess.run(["/usr/bin/time", "-v", *cmd], capture_output=True, text=True, check=False)
@@ -96,8 +96,9 @@ def main():
                "rows": args.rows, "features": args.features, "method": args.method, "max_epochs": args.max_epochs,
                "search_max_rows": sknas.base.SEARCH_MAX_ROWS, "results": res}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "scale.json").write_text(json.dumps(summary, indent=2))
-    (RESULTS / "scale.md").write_text(render(summary))
+    name = "scale" if args.method == "random" else f"scale_{args.method}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=2))
+    (RESULTS / f"{name}.md").write_text(render(summary))
     print(render(summary))
 
 
