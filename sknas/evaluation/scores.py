@@ -52,8 +52,8 @@ SCORINGS = (
 #: wine, breast cancer, digits and ``make_customers``, the silhouette in the embedding alone had mean
 #: Kendall tau +0.30 / +0.34 with true ARI, its mean with the held-out separability +0.41 / +0.47; the
 #: candidate each picks had validation ARI 0.673 / 0.670 against 0.709 / 0.715. In the full harness
-#: (``quality_sil_sep.md``, 5 seeds) every search's mean ARI rose or held (random 0.681 -> 0.715,
-#: DARTS 0.730 -> 0.731, evolution 0.677 -> 0.720).
+#: (``quality_default.md``, 5 seeds) every search's mean ARI rose or held (random 0.681 -> 0.713,
+#: DARTS 0.730 -> 0.731, evolution 0.677 -> 0.724).
 AUTO_SCORING = "silhouette+separability"
 
 

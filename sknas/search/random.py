@@ -38,7 +38,7 @@ class RandomFeatureSearch(BaseFeatureSearch):
         favours maps that squeeze clusters tight, whatever made them; the second
         judges every candidate's partition in the same space, so maps compare.
         Measured (``benchmarks/results/selection_random.md``, ``selection_evo.md``
-        and ``quality_sil_sep.md``): Kendall tau with true ARI across candidates
+        and ``quality_default.md``): Kendall tau with true ARI across candidates
         +0.41 / +0.47 (random / evolution pools) against +0.30 / +0.34 for the
         silhouette alone, and a higher or equal mean ARI of the final pipeline for
         every search.  Collapsed embeddings are rejected whatever
