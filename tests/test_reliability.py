@@ -420,13 +420,14 @@ def test_sknas_load_rejects_an_edited_manifest(saved_model):
 
 # -- Ctrl-C in a real process -----------------------------------------------------------------------------------
 CHILD = textwrap.dedent("""
-    import sys, torch
+    import signal, sys, torch
+    # A process started in the background (nohup, `cmd &`, some CI runners) inherits SIGINT as
+    # ignored, and Python then never raises KeyboardInterrupt: restore what a terminal gives.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     torch.set_num_threads(1)
     from sknas import RandomFeatureSearch
     from sknas.datasets import make_customers
     X, _ = make_customers(n_samples=150, random_state=0, return_X_y=True)
-    # A space too large to exhaust: in a small one most of the 500 trials are cached repeats, and on a
-    # loaded machine the search could end before the parent's signal arrives.
     RandomFeatureSearch(n_components=3, n_clusters=3, max_trials=500, max_epochs=2, batch_size=64,
                         search_space={"widths": (8, 16, 32), "max_depth": 3}, random_state=0, device="cpu",
                         checkpoint=sys.argv[1]).fit(X)
