@@ -94,7 +94,8 @@ def plot_architecture(architecture, n_features=None, n_components=None, ax=None)
         _, ax = plt.subplots(figsize=(2.2 * (len(architecture.blocks) + 2), 1.6))
     labels = [f"input\n{n_features or ''}".strip()]
     labels += [str(block).replace("-", "\n") for block in architecture.blocks]
-    labels.append("identity" if architecture.head == "identity" else f"linear head\n{n_components or ''}".strip())
+    head = {"identity": "identity", "lda": "LDA map (fitted)"}.get(architecture.head, "linear head")
+    labels.append(head if architecture.head == "identity" else f"{head}\n{n_components or ''}".strip())
     for i, (text, block) in enumerate(zip(labels, [None, *architecture.blocks, None])):
         residual = block is not None and block.residual
         ax.add_patch(plt.Rectangle((i * 2.2, 0), 1.6, 1, fill=True, alpha=0.25 if residual else 0.12,

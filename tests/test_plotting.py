@@ -36,6 +36,8 @@ def test_plot_architecture_draws_a_box_per_block_plus_input_and_head():
     texts = [t.get_text() for t in ax.texts if t.get_text()]  # arrows are empty annotations
     assert texts[0] == "input\n9" and texts[-1] == "linear head\n8"
     assert any("gated(64)" in t for t in texts)
+    lda_texts = [t.get_text() for t in plot_architecture(Architecture(head="lda"), n_features=9, n_components=8).texts]
+    assert "LDA map (fitted)\n8" in lda_texts  # not drawn as a trained linear head
 
 
 def test_plot_evolution_draws_fitness_and_diversity(customers):
