@@ -385,3 +385,19 @@ def test_embed_empty_input_has_output_width(blobs):
     X = blobs[0]
     encoder = build_network(ARCH, N_FEATURES, N_COMPONENTS)
     assert embed(encoder, X[:0]).shape == (0, N_COMPONENTS)
+
+
+def test_neighbor_graph_is_built_once_per_input_and_equals_a_fresh_build(monkeypatch):
+    import sknas.training.objectives as objectives
+
+    rows = np.random.RandomState(0).normal(size=(120, 5)).astype(np.float32)
+    objectives._GRAPH_CACHE.clear()
+    fresh = objectives.neighbor_graph(rows, 7)
+    calls = []
+    real = objectives.NearestNeighbors
+    monkeypatch.setattr(objectives, "NearestNeighbors", lambda *a, **k: calls.append(1) or real(*a, **k))
+    again = objectives.NeighborsObjective(n_neighbors=7).prepare(torch.as_tensor(rows.copy())).knn
+    assert calls == [] and np.array_equal(again.numpy(), fresh)  # same content -> cached, identical
+    objectives.neighbor_graph(rows + 1e-3, 7)  # other rows: built anew
+    assert calls == [1]
+    assert not fresh.flags.writeable  # shared between candidates, so read-only

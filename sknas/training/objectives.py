@@ -16,6 +16,8 @@ and SCARF-style contrastive losses were poor on digits and breast cancer.
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,6 +107,38 @@ def _sampled_neighbors(rows, k):
     return ind[~drop].reshape(n, k)
 
 
+#: Neighbour graphs of recent inputs: every candidate of a search trains on the same split, and
+#: rebuilding its graph per candidate cost seconds each at the search's 20,000-row cap.
+_GRAPH_CACHE: OrderedDict = OrderedDict()
+_GRAPH_CACHE_SIZE = 8
+
+
+def neighbor_graph(rows, k):
+    """Indices of each row's ``k`` nearest other rows (exact up to :data:`KNN_EXACT_MAX_ROWS`, then sampled).
+
+    Deterministic in ``rows`` and ``k``, so it is cached by their content: a search asks for the same
+    graph once per candidate.
+    """
+    key = (rows.shape, str(rows.dtype), k, hashlib.blake2b(np.ascontiguousarray(rows).tobytes(),
+                                                            digest_size=16).hexdigest())
+    if key in _GRAPH_CACHE:
+        _GRAPH_CACHE.move_to_end(key)
+        return _GRAPH_CACHE[key]
+    # One thread: sklearn's chunked distance kernels round (and so break near-ties)
+    # differently per thread count, and the graph must not depend on n_jobs or Dask.
+    with threadpool_limits(limits=1):
+        if len(rows) <= KNN_EXACT_MAX_ROWS:
+            _, ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows)
+            ind = ind[:, 1:]
+        else:
+            ind = _sampled_neighbors(rows, k)
+    ind.setflags(write=False)  # shared between candidates
+    _GRAPH_CACHE[key] = ind
+    if len(_GRAPH_CACHE) > _GRAPH_CACHE_SIZE:
+        _GRAPH_CACHE.popitem(last=False)
+    return ind
+
+
 class NeighborsObjective(Objective):
     """Keep each row's k nearest neighbours close and random rows apart (parametric UMAP).
 
@@ -124,16 +158,8 @@ class NeighborsObjective(Objective):
         k = min(self.n_neighbors, len(X) - 1)
         if k < 1:
             raise ValueError("The neighbors objective needs at least 2 rows.")
-        rows = X.detach().cpu().numpy()
-        # One thread: sklearn's chunked distance kernels round (and so break near-ties)
-        # differently per thread count, and the graph must not depend on n_jobs or Dask.
-        with threadpool_limits(limits=1):
-            if len(rows) <= KNN_EXACT_MAX_ROWS:
-                _, ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows)
-                ind = ind[:, 1:]
-            else:
-                ind = _sampled_neighbors(rows, k)
-        return LossData(X, knn=torch.as_tensor(ind, dtype=torch.long, device=X.device))
+        ind = neighbor_graph(X.detach().cpu().numpy(), k)
+        return LossData(X, knn=torch.tensor(ind, dtype=torch.long, device=X.device))  # a copy: the cache's stays
 
     def loss(self, encoder, data, idx, reduction="mean"):
         """Mean loss of the anchor rows ``idx``.
