@@ -224,10 +224,11 @@ DataFrame of shape (n_samples, 5 + n_noise_features + n_categorical)
 
     Notes
     -----
-    With ``as_frame=False`` the categorical columns are left out, because
-    the estimators accept numeric arrays only; ``n_categorical`` then has
-    no effect on the output, and ``feature_names`` lists only the numeric
-    columns that are present. Use ``as_frame=True`` to get them.
+    With ``as_frame=False`` the categorical columns are left out, because a
+    NumPy array holds one dtype; ``n_categorical`` then has no effect on the
+    output, and ``feature_names`` lists only the numeric columns that are
+    present. Use ``as_frame=True`` to get them: every sknas estimator embeds
+    categorical DataFrame columns natively (``categorical_features``).
 
     Examples
     --------
