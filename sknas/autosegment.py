@@ -17,31 +17,25 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._preprocessing import Standardizer, _is_numeric_dtype
 from .base import BaseNeuralTransformer
+from .neural_map import NeuralFeatureMap
 from .provenance import record_provenance
+from .search.bayes import BayesFeatureSearch
+from .search.darts import DARTSFeatureSearch
+from .search.evolution import EvoFeatureSearch
+from .search.pareto import ParetoFeatureSearch
+from .search.progressive import ProgressiveFeatureSearch
+from .search.random import RandomFeatureSearch
+from .search.reinforce import RLFeatureSearch
 
 #: Rows the silhouette behind ``n_clusters="auto"`` is computed on at most (it is quadratic in rows).
 _K_SELECTION_ROWS = 2000
 _MISSING = "(missing)"
 
 
-def _methods():
-    from . import (
-        BayesFeatureSearch,
-        DARTSFeatureSearch,
-        EvoFeatureSearch,
-        NeuralFeatureMap,
-        ParetoFeatureSearch,
-        ProgressiveFeatureSearch,
-        RandomFeatureSearch,
-        RLFeatureSearch,
-    )
-
-    return {"random": RandomFeatureSearch, "darts": DARTSFeatureSearch, "evo": EvoFeatureSearch,
-            "pareto": ParetoFeatureSearch, "progressive": ProgressiveFeatureSearch, "rl": RLFeatureSearch,
-            "bayes": BayesFeatureSearch, "none": NeuralFeatureMap}
-
-
-METHODS = ("random", "darts", "evo", "pareto", "progressive", "rl", "bayes", "none")
+#: ``method=`` name -> estimator class ("none": train one default architecture, no search).
+METHODS = {"random": RandomFeatureSearch, "darts": DARTSFeatureSearch, "evo": EvoFeatureSearch,
+           "pareto": ParetoFeatureSearch, "progressive": ProgressiveFeatureSearch, "rl": RLFeatureSearch,
+           "bayes": BayesFeatureSearch, "none": NeuralFeatureMap}
 
 
 class AutoSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
@@ -248,7 +242,7 @@ default="random"
         if isinstance(self.method, BaseNeuralTransformer):
             search = clone(self.method)
         else:
-            search = _methods()[self.method]()
+            search = METHODS[self.method]()
         params = {"n_components": self.n_components, "n_clusters": k, "max_epochs": self.max_epochs,
                   "device": self.device, "random_state": rng.randint(2**31 - 1), "verbose": self.verbose}
         if "max_trials" in search.get_params():
