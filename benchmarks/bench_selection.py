@@ -21,19 +21,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from bench_quality import DATASETS  # the same five datasets as the quality harness
 from scipy.stats import kendalltau
-from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils import check_random_state
 
 from sknas import EvoFeatureSearch, RandomFeatureSearch
 from sknas.base import MIN_ROWS_TO_SPLIT
-from sknas.datasets import make_customers
 from sknas.evaluation import selection_scores
 
 RESULTS = Path(__file__).parent / "results"
-DATASETS = {"iris": load_iris, "wine": load_wine, "breast_cancer": load_breast_cancer, "digits": load_digits,
-            "customers": lambda return_X_y: make_customers(2000, random_state=0, return_X_y=True)}
 CRITERIA = ("silhouette", "consensus", "separability", "silhouette+consensus", "silhouette+separability")
 SEARCHES = {
     "random": lambda k, seed: RandomFeatureSearch(n_clusters=k, random_state=seed, device="cpu", max_trials=12,
@@ -71,7 +68,7 @@ def main():
     torch.set_num_threads(args.threads)
     rows = []
     for name in args.datasets:
-        X, y = DATASETS[name](return_X_y=True)
+        X, y = DATASETS[name]()
         k = len(np.unique(y))
         for seed in args.seeds:
             search = SEARCHES[args.search](k, seed).fit(X)
