@@ -42,9 +42,9 @@ from .evaluation import (
     score_embedding,
     selection_scores,
 )
-from .space import Architecture, SearchSpace, build_network
+from .space import SearchSpace, build_network
 from .space.architecture import FIXED_HEADS
-from .transfer import clone_keeping_init, init_architectures
+from .transfer import INIT_CONSTRAINT, clone_keeping_init, init_architectures, reference_embedding
 from .training import (
     OBJECTIVES,
     CandidateFailure,
@@ -137,7 +137,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         context = {
             "X_train": Xs[train_idx], "X_valid": Xs[valid_idx],
             "y_train": None if y is None else y[train_idx], "y_valid": None if y is None else y[valid_idx],
-            "rng": rng, "start": start,
+            "rng": rng, "start": start, "X": X,  # X: the validated rows, for init="zoo"'s meta-features
         }
         architecture = self._select_architecture(context)
         self.search_time_ = time.perf_counter() - start
@@ -146,6 +146,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.net_ = self._train_final(architecture, Xs, y, seed=rng.randint(_SEED_MAX))
         self.n_components_ = architecture.output_width(Xs.shape[1], self.n_components)
         self.efficiency_ = self._efficiency(architecture)
+        self.reference_embedding_ = reference_embedding(self.net_.module_.encoder, Xs)  # for alignment losses
         self.fit_time_ = time.perf_counter() - start
         self.provenance_ = record_provenance(self, X)  # versions, seed, data hash, settings (sknas.save keeps it)
         return self
@@ -180,7 +181,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             net = make_final_net(encoder, objective, max_epochs=epochs, batch_size=self.batch_size,
                                  learning_rate=self.learning_rate, weight_decay=_WEIGHT_DECAY, device=self.device_)
             net.initialize()
-            trains = self._initialize_weights(net.module_.encoder)
+            trains = self._initialize_weights(net)
             if net.optimizer_ is not None and trains:
                 try:
                     net.fit_data(self._loss_data(objective, Xs, y))
@@ -190,11 +191,12 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         net.module_.eval()
         return net
 
-    def _initialize_weights(self, encoder):
-        """Hook before the final training: may load weights into ``encoder``; returns whether to train it.
+    def _initialize_weights(self, net):
+        """Hook before the final training: may load weights into ``net.module_.encoder`` (or replace the
+        encoder or objective, then re-initialise the optimizer); returns whether to train it.
 
         Here the weights stay freshly initialised and are trained; ``NeuralFeatureMap(init=...)``
-        loads a fitted map's weights (transfer).
+        loads a fitted map's weights (transfer, input adapter, alignment loss).
         """
         return True
 
@@ -362,7 +364,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         "max_time": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "n_jobs": [None, numbers.Integral],
         "checkpoint": [None, str, os.PathLike],
-        "init": [None, Architecture, list, tuple, BaseEstimator],  # checked in depth by init_architectures
+        "init": INIT_CONSTRAINT,  # checked in depth by init_architectures
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
@@ -433,7 +435,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
 
     def _select_architecture(self, context):
         space = self._resolved_space()
-        self._init_archs = init_architectures(self.init, space)  # before anything trains: bad init fails fast
+        # before anything trains: bad init fails fast
+        self._init_archs = init_architectures(self.init, space, X=context["X"], n_clusters=self.n_clusters)
         try:
             history = self._search(space, context)
             if self.checkpoint is not None and not self._journal.used:
