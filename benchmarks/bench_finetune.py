@@ -62,12 +62,17 @@ def main():
         write(rows, args)  # after every seed
 
 
-def write(rows, args):
-    machine = f"{platform.node()} {platform.machine()}, CPU, 2 cores shared with other workers, torch threads=1"
-    meta = {"machine": machine, "python": sys.version.split()[0], "torch": torch.__version__,
+def run_meta(rows, args, machine):
+    """What a results file records about its run: machine, versions, command, date, seeds, epochs."""
+    return {"machine": machine, "python": sys.version.split()[0], "torch": torch.__version__,
             "sklearn": sklearn.__version__, "sknas": sknas.__version__, "command": "python " + " ".join(sys.argv),
             "date": datetime.datetime.now(datetime.UTC).isoformat(), "seeds": sorted({r["seed"] for r in rows}),
             "epochs": args.epochs}
+
+
+def write(rows, args):
+    machine = f"{platform.node()} {platform.machine()}, CPU, 2 cores shared with other workers, torch threads=1"
+    meta = run_meta(rows, args, machine)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "finetune.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
     cols = ["transferred_no_training"] + [f"{arm}_{e}" for e in args.epochs for arm in ("scratch", "fine_tuned")]
