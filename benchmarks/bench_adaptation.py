@@ -15,8 +15,8 @@ Source: NeuralFeatureMap (default architecture, 40 epochs) on the source data. T
 back for each pair and seed (interleaved, in a rotating order): scratch (the source's architecture, fresh
 weights), fine-tuned, fine-tuned + CORAL and + MMD (alignment_weight 1 and 10), each for every epoch count,
 and the transferred map without training.  Also recorded: the CORAL distance of each transferred arm's
-target embedding to the source's reference embedding (whether the alignment aligns). Score: ARI of KMeans(k, n_init=10) on the target embedding
-against the target's labels (k = its class count).
+target embedding to the source's reference embedding (whether the alignment aligns). Score: ARI of
+KMeans(k, n_init=10) on the target embedding against the target's labels (k = its class count).
 
     python benchmarks/bench_adaptation.py [--seeds 0 1 2] [--epochs 2 10 40]
 """

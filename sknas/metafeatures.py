@@ -158,7 +158,7 @@ def _subsample(n_rows, most):
 
 
 def _standardise(numeric):
-    """Z-scores (constant columns -> 0; two-valued ones -> 0/1, as the estimators scale them) and the two-valued mask."""
+    """Z-scores (constant columns -> 0; two-valued ones -> 0/1, as the estimators scale them), two-valued mask."""
     if not numeric.shape[1]:
         return numeric, np.zeros(0, dtype=bool)
     peak = np.abs(numeric).max(axis=0)

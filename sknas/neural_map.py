@@ -154,8 +154,8 @@ class NeuralFeatureMap(BaseNeuralTransformer):
 
     def __init__(self, architecture=None, n_components=8, n_clusters=8, *, objective="auto", max_epochs=40,
                  batch_size=512, learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None,
-                 verbose=0, categorical_features="from_dtype", handle_unknown="error", init=None, fine_tune=True, adapter="auto", alignment=None,
-                 alignment_weight=1.0):
+                 verbose=0, categorical_features="from_dtype", handle_unknown="error", init=None, fine_tune=True,
+                 adapter="auto", alignment=None, alignment_weight=1.0):
         self.architecture = architecture
         self.n_components = n_components
         self.n_clusters = n_clusters

@@ -127,7 +127,8 @@ def reference_embedding(encoder, Xs, n=REFERENCE_ROWS):
     -------
     ndarray of shape (min(n, n_samples), n_outputs)
     """
-    rows = np.arange(len(Xs)) if len(Xs) <= n else np.sort(np.random.RandomState(0).choice(len(Xs), n, replace=False))
+    rows = np.arange(len(Xs)) if len(Xs) <= n else \
+        np.sort(np.random.RandomState(0).choice(len(Xs), n, replace=False))
     first = next(encoder.parameters(), None)
     device = first.device if first is not None else torch.device("cpu")
     with torch.no_grad():
