@@ -62,8 +62,9 @@ def _cancer_to_wine(seed):
     return load_breast_cancer(return_X_y=True), load_wine(return_X_y=True)
 
 
-#: "default": the default space, whose three fallbacks (raw features, linear, LDA) every search tries first;
-#: "neural only": include_identity=False, so only the linear map precedes the searched networks: whether
+#: "default": the default space, whose three fallbacks (raw features, linear, LDA) a cold search tries first
+#: (a warm one right after its init architectures; fixed maps score the same in both arms: one seed);
+#: "neural only": include_identity=False, so only the linear map joins the searched networks: whether
 #: transfer speeds up the neural part of the search, which the fallbacks can hide when one of them wins.
 SPACES = {"default": None, "neural only": {"include_identity": False}}
 
@@ -150,7 +151,8 @@ def write(rows, args):
              f"Command: `{meta['command']}`. Date {meta['date'][:19]}Z. Seeds {meta['seeds']} (of {args.seeds} asked); "
              f"max_trials={args.max_trials}, max_epochs={args.max_epochs}, default space and scoring "
              "(silhouette+separability). Warm = `init=<the source search, fitted>`: its winner and next two "
-             "distinct candidates, evaluated right after the three fallbacks.", "",
+             "distinct candidates, evaluated first, then the fallbacks. Fixed maps (raw features, LDA) are "
+             "evaluated with one seed in every search, so they score the same in both arms.", "",
              "Per run: trials (1-based) the cold search needed to reach its own final score, trials the warm "
              "search needed to reach that same score, and the candidate seconds until then.", "",
              "| pair | space | seed | cold final score | warm final score | cold trials (s) | warm trials (s) to cold final | "

@@ -144,9 +144,9 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
         self.architecture_ = architecture
         self.net_ = self._train_final(architecture, Xs, y, seed=rng.randint(_SEED_MAX))
+        self.reference_embedding_ = reference_embedding(self.net_.module_.encoder, Xs)  # for alignment losses
         self.n_components_ = architecture.output_width(Xs.shape[1], self.n_components)
         self.efficiency_ = self._efficiency(architecture)
-        self.reference_embedding_ = reference_embedding(self.net_.module_.encoder, Xs)  # for alignment losses
         self.fit_time_ = time.perf_counter() - start
         self.provenance_ = record_provenance(self, X)  # versions, seed, data hash, settings (sknas.save keeps it)
         return self
@@ -279,6 +279,13 @@ def _evaluate_candidate(architecture, seed, data, settings):
     out of memory is retried with smaller batches first (:mod:`sknas.faults`).
     A module-level function so joblib can ship it to worker processes.
     """
+    if architecture.head in FIXED_HEADS and settings.get("fixed_map_seed") is not None:
+        # Common random numbers: a fixed map (raw features, fitted LDA) is a function of the data, and
+        # its seed only picks KMeans starts, which can flip its score between local optima (wine: 0.51
+        # or 0.57 for the same LDA map). One seed per fit, whatever the map's position in the search,
+        # makes it score the same in every search with the same random_state, so strategies and warm
+        # starts compare on equal terms. (The drawn seed is still drawn: other candidates keep theirs.)
+        seed = settings["fixed_map_seed"]
     record = {"architecture": architecture, "seed": seed, "status": "ok", "reason": None}
     start = time.perf_counter()
     if settings.get("n_threads"):
@@ -398,9 +405,13 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         return clone_keeping_init(self)  # a fitted init stays fitted (clone would unfit it)
 
     def _initial_candidates(self, space):
-        """The fallbacks, then the warm-start architectures (``init``) not among them."""
-        fallbacks = space.fallbacks()
-        return fallbacks + [a for a in self._warm_start() if a not in fallbacks]
+        """The warm-start architectures (``init``), then the fallbacks not among them.
+
+        What an earlier search found best is tried first: a warm start is meant to reach a good
+        score sooner, and the fallbacks (raw features, linear, LDA) come right after either way.
+        """
+        warm = self._warm_start()
+        return warm + [a for a in space.fallbacks() if a not in warm]
 
     def _warm_start(self):
         """The validated ``init`` Architectures of the running fit (empty for a cold start)."""
@@ -437,6 +448,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         space = self._resolved_space()
         # before anything trains: bad init fails fast
         self._init_archs = init_architectures(self.init, space, X=context["X"], n_clusters=self.n_clusters)
+        # The fixed maps' seed (see _evaluate_candidate): read from a copy, so the draws are as before.
+        self._fixed_map_seed = int(copy.deepcopy(context["rng"]).randint(_SEED_MAX))
         try:
             history = self._search(space, context)
             if self.checkpoint is not None and not self._journal.used:
@@ -445,6 +458,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         finally:
             self.__dict__.pop("_journal", None)  # search state, never pickled with the fitted estimator
             self.__dict__.pop("_init_archs", None)
+            self.__dict__.pop("_fixed_map_seed", None)
         ok = [r for r in history if r["status"] == "ok"]
         if not ok:
             raise SearchFailedError(
@@ -528,6 +542,11 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                 # order whatever its batch size; otherwise it is drawn here.
                 seeds = [int(info.pop("seed")) if "seed" in info else int(rng.randint(_SEED_MAX))
                          for _, info in proposals]
+                # Fixed maps take the fit's one seed (as _evaluate_candidate would), here already, so
+                # the checkpoint records and replays the seed each candidate really used.
+                seeds = [settings["fixed_map_seed"] if arch.head in FIXED_HEADS
+                         and settings.get("fixed_map_seed") is not None else seed
+                         for (arch, _), seed in zip(proposals, seeds)]
                 step_data, step_settings, fidelity = self._fidelity(step, data, settings, rng)
                 # Fixed maps (raw features, LDA) train nothing, so low fidelity would only fit them on
                 # fewer rows: they always see the full training split.
@@ -589,6 +608,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             "max_epochs": self.max_epochs, "batch_size": self.batch_size,
             "learning_rate": self.learning_rate, "max_time": self.max_time, "device": self.device_,
             "categorical": self._standardizer.layout,  # where the indicator blocks the networks embed sit
+            "fixed_map_seed": self.__dict__.get("_fixed_map_seed"),
         }
 
     def _evaluate_contained(self, candidates, seeds, data, settings):

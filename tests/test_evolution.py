@@ -187,7 +187,7 @@ def test_batched_generations_match_the_contract(customers):
         assert record["architecture"].head != "identity"  # the identity map is never batched
     again = EvoFeatureSearch(n_components=2, n_clusters=3, **FAST_EVO, batch_candidates=True).fit(X)
     assert [r["score"] for r in again.search_history_] == [r["score"] for r in search.search_history_]
-    assert search.transform(X).shape == (len(X), 2)
+    assert search.transform(X).shape == (len(X), search.n_components_)  # the identity map keeps every column
 
 
 def test_batching_is_off_by_default_on_cpu(customers):

@@ -46,7 +46,7 @@ def test_init_architectures_are_evaluated_first(name, small):
     search = SEARCHES[name](n_components=2, n_clusters=3, init=[WARM, WARM2]).fit(X)
     archs = [r["architecture"] for r in search.search_history_]
     fallbacks = SearchSpace(**FAST_SEARCH["search_space"]).fallbacks()
-    # Right after the fallbacks (DARTS: after its discretised path and the fallbacks): nothing else first.
+    # First (RL: right after the fallbacks; DARTS: after its discretised path and the fallbacks).
     before = [a for a in archs[: archs.index(WARM2) + 1] if a not in fallbacks]
     if name == "darts":
         before = before[1:]

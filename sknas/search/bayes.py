@@ -186,7 +186,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
         may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
         Given Architectures must be members of the search space; an estimator's that are not are
-        skipped.  Used here as follows: initial points right after the fallbacks (random draws fill up
+        skipped.  Used here as follows: the first initial points, before the fallbacks (random draws fill up
         to ``n_initial``); the surrogate learns from them. Stored untouched: the estimator passed is
         never modified.
 

@@ -111,7 +111,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
         may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
         Given Architectures must be members of the search space; an estimator's that are not are
-        skipped.  Used here as follows: members of the initial population right after the fallbacks
+        skipped.  Used here as follows: the first members of the initial population (before the fallbacks)
         (truncated to ``population_size``). Stored untouched: the estimator passed is never modified.
 
     Attributes

@@ -179,7 +179,7 @@ class ParetoFeatureSearch(BaseFeatureSearch):
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
         may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
         Given Architectures must be members of the search space; an estimator's that are not are
-        skipped.  Used here as follows: members of the initial population right after the fallbacks
+        skipped.  Used here as follows: the first members of the initial population (before the fallbacks)
         (truncated to ``population_size``). Stored untouched: the estimator passed is never modified.
 
     Attributes
@@ -246,7 +246,7 @@ class ParetoFeatureSearch(BaseFeatureSearch):
     def _propose(self, space, rng, history, n_remaining):
         n = min(self.population_size, n_remaining)
         if not history:
-            initial = self._initial_candidates(space)[:n]  # fallbacks, then init's architectures
+            initial = self._initial_candidates(space)[:n]  # init's architectures, then the fallbacks
             while len(initial) < n:
                 initial.append(space.sample_distinct(initial, rng))
             return [(arch, {"parents": [], "generation": 0}) for arch in initial]

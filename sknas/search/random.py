@@ -91,7 +91,7 @@ class RandomFeatureSearch(BaseFeatureSearch):
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
         may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
         Given Architectures must be members of the search space; an estimator's that are not are
-        skipped.  Used here as follows: evaluated right after the fallbacks, before any random draw.
+        skipped.  Used here as follows: evaluated first, before the fallbacks and any random draw.
         Stored untouched: the estimator passed is never modified.
 
     Attributes
