@@ -73,7 +73,9 @@ class EvoFeatureSearch(BaseFeatureSearch):
     shared label-free score after short training: candidates of early
     generations train on a row subsample for fewer epochs, growing linearly
     to full fidelity at the last generation.  A genome already evaluated at
-    the same fidelity is never retrained.
+    the same fidelity is never retrained.  The winner is chosen among the
+    fully trained candidates (the last generation and the fixed maps): a
+    partly trained score only earns a place in the population.
 
     Parameters
     ----------
@@ -127,7 +129,8 @@ class EvoFeatureSearch(BaseFeatureSearch):
     architecture_, net_, search_history_, best_score_, pareto_front_, search_time_, fit_time_, efficiency_,
     n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_
         As in :class:`RandomFeatureSearch`; each record also has ``parents``
-        (trial ids), ``generation``, ``cached`` and ``fidelity``.
+        (trial ids), ``generation``, ``cached`` and ``fidelity`` (training
+        rows and epochs, or None for full training).
 
     Examples
     --------
@@ -188,14 +191,21 @@ class EvoFeatureSearch(BaseFeatureSearch):
     def _fidelity(self, step, data, settings, rng):
         last = max(self._n_generations(), 1)
         share = self.min_fidelity + (1.0 - self.min_fidelity) * min(step, last) / last
+        if share >= 1.0:
+            return data, settings, None  # full fidelity: the same key as the fixed maps and any full training
         n_train = len(data["X_train"])
-        n_rows = n_train if share >= 1.0 else max(min(n_train, 3), math.ceil(share * n_train))
+        n_rows = max(min(n_train, 3), math.ceil(share * n_train))
         epochs = max(1, math.ceil(share * self.max_epochs))
         if n_rows < n_train:  # a fresh subsample per generation, from the search's own generator
             keep = np.sort(rng.choice(n_train, size=n_rows, replace=False))
             data = {**data, "X_train": data["X_train"][keep],
                     "y_train": None if data["y_train"] is None else data["y_train"][keep]}
         return data, {**settings, "max_epochs": epochs}, (n_rows, epochs)
+
+    def _selectable(self, record):
+        # A score from a partly trained candidate (fewer rows and epochs) only earned it a place in the
+        # population; the winner is chosen among fully trained ones, as the final network will be.
+        return record["fidelity"] is None
 
     # -- the strategy -------------------------------------------------------------------------------------
     def _propose(self, space, rng, history, n_remaining):
@@ -265,16 +275,17 @@ class EvoFeatureSearch(BaseFeatureSearch):
     # -- analysis -------------------------------------------------------------------------------------------
     def _search(self, space, context):
         history = super()._search(space, context)
-        self.generation_stats_ = self._generation_stats(history)
+        self.generation_stats_ = self._generation_stats(history, full=(len(context["X_train"]), self.max_epochs))
         return history
 
     def _select_architecture(self, context):
         architecture = super()._select_architecture(context)
-        winner = max((r for r in self.search_history_ if r["valid"]), key=_fitness, default=None)
+        winner = max((r for r in self.search_history_ if r["valid"] and r["architecture"] == architecture),
+                     key=_fitness, default=None)
         self.lineage_ = self._lineage(winner) if winner is not None else []
         return architecture
 
-    def _generation_stats(self, history):
+    def _generation_stats(self, history, full):
         stats = []
         for generation in sorted({r["step"] for r in history}):
             upto = [r for r in history if r["step"] <= generation]
@@ -292,8 +303,8 @@ class EvoFeatureSearch(BaseFeatureSearch):
                 "mean_distance": float(np.mean([genotype_distance(a, b) for a, b in pairs])) if pairs else 0.0,
                 "n_evaluated": sum(not r["cached"] for r in this),
                 "n_cached": sum(r["cached"] for r in this),
-                # the generation's (rows, epochs); fixed maps always run at full fidelity (None)
-                "fidelity": next((r["fidelity"] for r in this if r["fidelity"] is not None), None),
+                # the generation's (rows, epochs); a fidelity of None is full training (fixed maps always)
+                "fidelity": next((r["fidelity"] for r in this if r["fidelity"] is not None), full),
             })
         return stats
 
