@@ -82,7 +82,10 @@ def architectures_of(estimator, n=N_FROM_ESTIMATOR):
     """
     out = [estimator.architecture_]
     history = getattr(estimator, "search_history_", None) or []
-    ranked = sorted((r for r in history if r.get("valid")),
+    # The candidates that competed for the win (they carry a selection_score; a partly trained
+    # evolution candidate does not); a history without any (an old fit) ranks every valid one by score.
+    valid = [r for r in history if r.get("valid")]
+    ranked = sorted([r for r in valid if "selection_score" in r] or valid,
                     key=lambda r: (-r.get("selection_score", r["score"]), r.get("trial", 0)))
     for record in ranked:
         if len(out) >= n:
