@@ -218,3 +218,13 @@ def test_winner_is_chosen_among_fully_trained_candidates(customers):
     assert search.architecture_ in {r["architecture"] for r in full}
     assert search.best_score_ == max(r["selection_score"] for r in full)
     assert search.lineage_[0]["architecture"] == search.architecture_
+
+
+def test_a_search_stopped_before_full_fidelity_lets_every_candidate_compete(customers):
+    X, _ = customers
+    search = EvoFeatureSearch(n_components=2, n_clusters=3, **{**FAST_EVO, "population_size": 4, "max_trials": 12},
+                              max_time=1e-6).fit(X)  # only the first generation runs, at low fidelity
+    assert all(r["step"] == 0 for r in search.search_history_)
+    networks = [r for r in search.search_history_ if r["valid"] and r["fidelity"] is not None]
+    assert networks and all("selection_score" in r for r in networks)
+    assert "_trained_fully" not in vars(search)
