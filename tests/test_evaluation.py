@@ -250,3 +250,15 @@ def test_efficiency_report():
     assert rep["params"] == count_parameters(net) and rep["flops"] == 1234
     assert rep["latency_ms_per_1000_rows"] > 0
     assert efficiency_report(net, 6, measure_latency=False)["latency_ms_per_1000_rows"] is None
+
+
+def test_candidates_are_scored_on_validation_rows_topped_up_with_training_rows():
+    from sknas.base import SCORE_MAX_ROWS, _score_rows
+
+    train, valid = np.arange(100, 5000), np.arange(100)
+    rows = _score_rows(train, valid)
+    assert len(rows) == SCORE_MAX_ROWS and list(rows[:100]) == list(valid) and set(rows[100:]) <= set(train)
+    big_valid = np.arange(SCORE_MAX_ROWS + 5)
+    assert _score_rows(train, big_valid) is big_valid  # enough validation rows: only those
+    same = np.arange(30)
+    assert _score_rows(same, same) is same  # tiny data: train and validation are all rows

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from sknas import RandomFeatureSearch
+from sknas.base import SCORE_MAX_ROWS
 from sknas.evaluation import consensus_scores, selection_scores, separability
 
 from .conftest import FAST_SEARCH
@@ -54,7 +55,8 @@ def test_search_with_pool_scoring(customers, scoring):
     best = max(valid, key=lambda r: r["selection_score"])
     assert search.architecture_ == best["architecture"]
     assert search.best_score_ == best["selection_score"]
-    assert all(r["labels"] is not None and len(r["labels"]) == round(0.2 * len(X)) for r in valid)
+    # labelled on the scoring rows: all of them here (validation + training rows, fewer than SCORE_MAX_ROWS)
+    assert all(r["labels"] is not None and len(r["labels"]) == min(len(X), SCORE_MAX_ROWS) for r in valid)
     assert all(-1.0 <= r["separability"] <= 1.0 for r in valid)
     assert 1 <= len(search.runner_ups_) <= 3
     for runner in search.runner_ups_:

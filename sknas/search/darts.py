@@ -31,7 +31,7 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ..base import _SEED_MAX, _WEIGHT_DECAY, BaseFeatureSearch
+from ..base import _SEED_MAX, _WEIGHT_DECAY, SEARCH_DATA_KEYS, BaseFeatureSearch
 from ..space import Architecture, SuperNet
 from ..evaluation import score_embedding
 from ..training import CandidateFailure, embed, evaluate_loss, make_objective, seeded
@@ -427,7 +427,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
                 candidates.append(arch)
                 sources.append("init")
         seeds = [int(rng.randint(_SEED_MAX)) for _ in candidates]
-        data = {k: context[k] for k in ("X_train", "X_valid", "y_train", "y_valid")}
+        data = {k: context[k] for k in SEARCH_DATA_KEYS}
         records = self._evaluate_many(candidates, seeds, data, self._candidate_settings())
         for trial, (record, source) in enumerate(zip(records, sources)):
             record.update(trial=trial, step=0, source=source)

@@ -258,6 +258,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
         with parallel_config(backend="sequential"):
             results = train_population(
                 [candidates[i] for i in batchable], settings["objective"], data["X_train"], data["X_valid"],
+                X_embed=data.get("X_score"),
                 n_components=settings["n_components"], max_epochs=settings["max_epochs"],
                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
                 weight_decay=_WEIGHT_DECAY, patience=_PATIENCE, seed=[seeds[i] for i in batchable],

@@ -10,7 +10,8 @@ class RandomFeatureSearch(BaseFeatureSearch):
 
     Draws ``max_trials`` Architectures from the search space, trains each on
     the training split with the chosen self-supervised objective, scores its
-    embedding of the validation split label-free, and retrains the best one
+    embedding of the scoring rows label-free (the validation split, topped up
+    with training rows to 2,000 when smaller), and retrains the best one
     on all rows.  The first candidates are the fallbacks: the raw
     standardised features and the label-free discriminant map (when the space
     includes them: ``include_identity``) and a linear map, so the search never
@@ -28,7 +29,7 @@ class RandomFeatureSearch(BaseFeatureSearch):
         objective at UMAP's level for KMeans on the embedding in our
         measurements (see ``sknas.training.objectives``).
     scoring : str or callable, default="auto"
-        Label-free score of a candidate on the validation split, one of
+        Label-free score of a candidate on the scoring rows, one of
         ``"silhouette+separability"``, ``"silhouette"``, ``"calinski_harabasz"``,
         ``"davies_bouldin"``, ``"stability"``, ``"validation_loss"``, or
         ``callable(Z) -> float`` (higher is better).  ``"auto"`` is
@@ -104,13 +105,13 @@ class RandomFeatureSearch(BaseFeatureSearch):
     search_history_ : list of dict
         One record per candidate: ``architecture``, ``score``, ``valid``,
         ``status``, ``reason``, ``params``, ``flops``, ``time``, ``trial``, ``step``,
-        ``labels`` (KMeans labels of up to 2,000 validation rows) and
+        ``labels`` (KMeans labels of the up to 2,000 scoring rows) and
         ``selection_score``.
     best_score_ : float
         The winner's selection score (its ``score``, or the pool-level score).
     runner_ups_ : list of dict
         The next best distinct candidates with ``agreement_with_winner`` (ARI
-        between their clusterings of the validation rows and the winner's):
+        between their clusterings of the scoring rows and the winner's):
         how different the runner-up segmentations are.
     pareto_front_ : list of dict
         Valid candidates not dominated in (score, params).

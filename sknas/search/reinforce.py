@@ -29,7 +29,7 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from ..base import _SEED_MAX, _WEIGHT_DECAY, BaseFeatureSearch, finish_record, score_candidate
+from ..base import _SEED_MAX, _WEIGHT_DECAY, SEARCH_DATA_KEYS, BaseFeatureSearch, finish_record, score_candidate
 from ..space import Architecture, Block, SuperNet
 from ..space.architecture import FIXED_HEADS
 from ..space.ops import PRESERVING_OPS
@@ -452,7 +452,7 @@ class RLFeatureSearch(BaseFeatureSearch):
     # -- ENAS ---------------------------------------------------------------------------------------------
     def _search_shared(self, space, context):
         rng = context["rng"]
-        data = {k: context[k] for k in ("X_train", "X_valid", "y_train", "y_valid")}
+        data = {k: context[k] for k in SEARCH_DATA_KEYS}
         settings = self._candidate_settings()
         fixed = [a for a in space.fallbacks() if a.head in FIXED_HEADS]
         fixed = (fixed + [a for a in self._warm_start() if a not in fixed])[: self.max_trials]  # init trains alone
@@ -539,7 +539,8 @@ class RLFeatureSearch(BaseFeatureSearch):
             if failed is not None:
                 raise CandidateFailure(failed)
             validation_loss = evaluate_loss(net, objective, valid)
-            Z = embed(net, valid.X).cpu().numpy().astype(np.float64)
+            Z = embed(net, torch.as_tensor(data["X_score"], dtype=torch.float32, device=valid.X.device))
+            Z = Z.cpu().numpy().astype(np.float64)
             score_candidate(record, Z, validation_loss, 0, data, settings)
         except (CandidateFailure, RuntimeError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, CandidateFailure) else f"{type(exc).__name__}: {exc}"

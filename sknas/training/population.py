@@ -459,7 +459,7 @@ class PopulationResult:
     best_epoch: int = 0
     n_epochs: int = 0
     stopped_early: bool = False
-    embedding: np.ndarray | None = None  # X_valid embedded at the best state, float64
+    embedding: np.ndarray | None = None  # X_embed (default X_valid) embedded at the best state, float64
     history: list = field(default_factory=list)
 
 
@@ -579,7 +579,7 @@ def _train_group(net, objective, train, valid, *, max_epochs, batch_size, learni
 
 def train_population(architectures, objective_name, X_train, X_valid, *, n_components, max_epochs=30,
                      batch_size=256, learning_rate=1e-3, weight_decay=1e-5, patience=5, seed=0, device="cpu",
-                     grad_clip=10.0, max_time=None, groups="auto"):
+                     grad_clip=10.0, max_time=None, groups="auto", X_embed=None):
     """Train a generation of candidates together; one :class:`PopulationResult` per architecture.
 
     Parameters
@@ -590,6 +590,8 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
         ``"neighbors"`` (or ``"auto"``); objectives with trainable extras raise ValueError.
     X_train, X_valid : array-like or tensor (n_rows, n_features)
         Standardised rows.
+    X_embed : array-like or tensor (n_rows, n_features), default=None
+        The rows each result's ``embedding`` holds (a search's scoring rows); None: ``X_valid``.
     seed : int or sequence of int
         An int: the members are built (``build_network``) one after another
         and trained under ``seeded(seed, device)``, so a population of one
@@ -634,6 +636,8 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
     objective = make_objective("neighbors", n_features, n_components)
     train = objective.prepare(X_train)
     valid = objective.prepare(X_valid)
+    X_embed = valid.X if X_embed is None else torch.as_tensor(
+        np.asarray(X_embed, dtype=np.float32) if not torch.is_tensor(X_embed) else X_embed, device=device)
     with seeded(seeds[0], device):
         for group in groups:
             if not group:
@@ -651,7 +655,7 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
                                learning_rate=learning_rate, weight_decay=weight_decay, patience=patience,
                                grad_clip=grad_clip, max_time=max_time, start=start)
             with torch.no_grad():
-                Z = torch.cat([net(valid.X[k:k + 8192]) for k in range(0, len(valid.X), 8192)], dim=1)
+                Z = torch.cat([net(X_embed[k:k + 8192]) for k in range(0, len(X_embed), 8192)], dim=1)
             Z = Z.cpu().numpy().astype(np.float64)
             for j, i in enumerate(group):
                 r = results[i]
