@@ -288,6 +288,20 @@ def _contiguous(X):
     return np.array(X, dtype=np.float32, order="C", copy=not (X.flags.c_contiguous and X.flags.writeable))
 
 
+def _candidate_seed(architecture, seed, settings):
+    """The seed a candidate is evaluated with: its drawn ``seed``, or the fit's fixed-map seed.
+
+    Common random numbers: a fixed map (raw features, fitted LDA) is a function of the data, and
+    its seed only picks KMeans starts, which can flip its score between local optima (wine: 0.51
+    or 0.57 for the same LDA map). One seed per fit, whatever the map's position in the search,
+    makes it score the same in every search with the same random_state, so strategies and warm
+    starts compare on equal terms. (The drawn seed is still drawn: other candidates keep theirs.)
+    """
+    if architecture.head in FIXED_HEADS and settings.get("fixed_map_seed") is not None:
+        return settings["fixed_map_seed"]
+    return seed
+
+
 def _evaluate_candidate(architecture, seed, data, settings):
     """Train and score one candidate; never raises for a candidate's own fault.
 
@@ -296,13 +310,7 @@ def _evaluate_candidate(architecture, seed, data, settings):
     out of memory is retried with smaller batches first (:mod:`sknas.faults`).
     A module-level function so joblib can ship it to worker processes.
     """
-    if architecture.head in FIXED_HEADS and settings.get("fixed_map_seed") is not None:
-        # Common random numbers: a fixed map (raw features, fitted LDA) is a function of the data, and
-        # its seed only picks KMeans starts, which can flip its score between local optima (wine: 0.51
-        # or 0.57 for the same LDA map). One seed per fit, whatever the map's position in the search,
-        # makes it score the same in every search with the same random_state, so strategies and warm
-        # starts compare on equal terms. (The drawn seed is still drawn: other candidates keep theirs.)
-        seed = settings["fixed_map_seed"]
+    seed = _candidate_seed(architecture, seed, settings)
     record = {"architecture": architecture, "seed": seed, "status": "ok", "reason": None}
     start = time.perf_counter()
     if settings.get("n_threads"):
@@ -562,11 +570,9 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                 # order whatever its batch size; otherwise it is drawn here.
                 seeds = [int(info.pop("seed")) if "seed" in info else int(rng.randint(_SEED_MAX))
                          for _, info in proposals]
-                # Fixed maps take the fit's one seed (as _evaluate_candidate would), here already, so
-                # the checkpoint records and replays the seed each candidate really used.
-                seeds = [settings["fixed_map_seed"] if arch.head in FIXED_HEADS
-                         and settings.get("fixed_map_seed") is not None else seed
-                         for (arch, _), seed in zip(proposals, seeds)]
+                # Resolved here already, so the checkpoint records and replays the seed each candidate
+                # really used (fixed maps take the fit's one seed).
+                seeds = [_candidate_seed(arch, seed, settings) for (arch, _), seed in zip(proposals, seeds)]
                 step_data, step_settings, fidelity = self._fidelity(step, data, settings, rng)
                 # Fixed maps (raw features, LDA) train nothing, so low fidelity would only fit them on
                 # fewer rows: they always see the full training split.
