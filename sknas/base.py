@@ -494,7 +494,11 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                 f"{summarize_failures(history)}. Non-finite losses point to extreme values (check the data's "
                 "scale) or a too large learning_rate; out of memory to a too large batch_size.")
         valid = [r for r in ok if r["valid"]]
-        valid = [r for r in valid if self._selectable(r)] or valid
+        # A strategy that scores partly trained candidates restricts the win to fully trained ones
+        # (_selectable), once a network has been trained fully: before that (a search stopped early by
+        # max_time) only the fixed maps would qualify, so every valid candidate competes.
+        if any(self._selectable(r) and r["architecture"].head not in FIXED_HEADS for r in ok):
+            valid = [r for r in valid if self._selectable(r)] or valid
         if not valid:
             warnings.warn("No candidate produced a valid (non-collapsed) embedding; keeping the first trained one. "
                           f"Reasons: {sorted({r['reason'] for r in ok})}", RuntimeWarning, stacklevel=3)

@@ -18,7 +18,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import _PATIENCE, _WEIGHT_DECAY, BaseFeatureSearch, finish_record, score_candidate
 from ..space import genotype_distance
-from ..space.architecture import FIXED_HEADS
 from ..training.population import can_batch, train_population
 
 
@@ -205,10 +204,9 @@ class EvoFeatureSearch(BaseFeatureSearch):
 
     def _selectable(self, record):
         # A score from a partly trained candidate (fewer rows and epochs) only earned it a place in the
-        # population; the winner is chosen among fully trained ones, as the final network will be. A search
-        # stopped by max_time before its last generation trained no network fully: then every one competes
-        # (else only the fixed maps could win).
-        return record["fidelity"] is None or not self.__dict__.get("_trained_fully", True)
+        # population; the winner is chosen among fully trained ones, as the final network will be (a search
+        # stopped by max_time before its last generation lets every candidate compete: see the base class).
+        return record["fidelity"] is None
 
     # -- the strategy -------------------------------------------------------------------------------------
     def _propose(self, space, rng, history, n_remaining):
@@ -279,16 +277,11 @@ class EvoFeatureSearch(BaseFeatureSearch):
     # -- analysis -------------------------------------------------------------------------------------------
     def _search(self, space, context):
         history = super()._search(space, context)
-        self._trained_fully = any(r["fidelity"] is None and r["architecture"].head not in FIXED_HEADS
-                                  for r in history if r["status"] == "ok")  # read by _selectable, then dropped
         self.generation_stats_ = self._generation_stats(history, full=(len(context["X_train"]), self.max_epochs))
         return history
 
     def _select_architecture(self, context):
-        try:
-            architecture = super()._select_architecture(context)
-        finally:
-            self.__dict__.pop("_trained_fully", None)
+        architecture = super()._select_architecture(context)
         winner = max((r for r in self.search_history_ if r["valid"] and r["architecture"] == architecture),
                      key=_fitness, default=None)
         self.lineage_ = self._lineage(winner) if winner is not None else []
