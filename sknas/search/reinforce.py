@@ -478,6 +478,8 @@ class RLFeatureSearch(BaseFeatureSearch):
                                       data["y_train"])
             valid = objective.prepare(torch.as_tensor(data["X_valid"], dtype=torch.float32, device=self.device_),
                                       data["y_valid"])
+            # the rows every path is scored on, moved to the device once
+            X_score = torch.as_tensor(data["X_score"], dtype=torch.float32, device=self.device_)
             weights = supernet.weight_parameters() + [p for p in objective.parameters() if p.requires_grad]
             optimizer = torch.optim.AdamW(weights, lr=self.learning_rate, weight_decay=_WEIGHT_DECAY)
             n_steps = math.ceil(n_paths / self.controller_batch_size)
@@ -490,7 +492,7 @@ class RLFeatureSearch(BaseFeatureSearch):
                                                       int(epoch), step + 1)
                 n = min(self.controller_batch_size, n_paths - (len(history) - len(fixed)))
                 paths = policy.sample(n)
-                records = [self._score_path(supernet, path, objective, valid, data, settings, rng, failed)
+                records = [self._score_path(supernet, path, objective, valid, X_score, data, settings, rng, failed)
                            for path in paths]
                 for record in records:
                     record.update(trial=len(history), step=step + 1)
@@ -527,7 +529,7 @@ class RLFeatureSearch(BaseFeatureSearch):
             return f"non-finite supernet loss at epoch {epoch}"
         return None
 
-    def _score_path(self, supernet, path, objective, valid, data, settings, rng, failed):
+    def _score_path(self, supernet, path, objective, valid, X_score, data, settings, rng, failed):
         """The shared score of one path with the supernet's current (inherited) weights."""
         start = time.perf_counter()
         architecture = _without_zero_blocks(supernet.discretize(path))
@@ -539,8 +541,7 @@ class RLFeatureSearch(BaseFeatureSearch):
             if failed is not None:
                 raise CandidateFailure(failed)
             validation_loss = evaluate_loss(net, objective, valid)
-            Z = embed(net, torch.as_tensor(data["X_score"], dtype=torch.float32, device=valid.X.device))
-            Z = Z.cpu().numpy().astype(np.float64)
+            Z = embed(net, X_score).cpu().numpy().astype(np.float64)
             score_candidate(record, Z, validation_loss, 0, data, settings)
         except (CandidateFailure, RuntimeError, ValueError) as exc:
             reason = exc.reason if isinstance(exc, CandidateFailure) else f"{type(exc).__name__}: {exc}"
