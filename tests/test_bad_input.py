@@ -267,8 +267,9 @@ def test_many_duplicated_rows(make, X):
     est = make()
     out = _fit_transform_quietly(est, Xd)
     _assert_good_output(est, out, len(Xd))
-    # duplicated input rows embed to identical rows
-    assert np.array_equal(out[0], out[1])
+    # duplicated input rows embed to the same row (up to float32 GEMM rounding, which depends on a
+    # row's position in the batch; per-row randomness such as dropout left on would be far larger)
+    np.testing.assert_allclose(out[0], out[1], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("make", FACTORIES)
