@@ -61,7 +61,12 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--networks-only", action="store_true",
+                        help="search_space={'include_identity': False} for every arm: no raw-feature or LDA map, so "
+                             "the arms differ only in the networks they propose (writes progressive_networks.*)")
     args = parser.parse_args()
+    out = "progressive_networks" if args.networks_only else "progressive"
+    space = {"search_space": {"include_identity": False}} if args.networks_only else {}
     torch.set_num_threads(args.threads)
     rows = []
     for name in args.datasets:
@@ -69,12 +74,13 @@ def main():
         X = StandardScaler().fit_transform(X)
         k = len(np.unique(y))
         for seed in args.seeds:
-            prog = ProgressiveFeatureSearch(n_clusters=k, random_state=seed, device="cpu")
+            prog = ProgressiveFeatureSearch(n_clusters=k, random_state=seed, device="cpu", **space)
             rows.append({"dataset": name, "seed": seed, **_progressive_row(prog, X, y, k, seed, ARMS[0])})
-            screened = ProgressiveFeatureSearch(n_clusters=k, random_state=seed, device="cpu", prescreen=True)
+            screened = ProgressiveFeatureSearch(n_clusters=k, random_state=seed, device="cpu", prescreen=True,
+                                                **space)
             rows.append({"dataset": name, "seed": seed, **_progressive_row(screened, X, y, k, seed, ARMS[1])})
             rnd = RandomFeatureSearch(n_clusters=k, random_state=seed, device="cpu", max_trials=1000,
-                                      max_time=prog.search_time_)
+                                      max_time=prog.search_time_, **space)
             row = run(rnd, X, y, k, seed)
             row.update(dataset=name, seed=seed, method=ARMS[2], n_trials=rnd.n_trials_)
             rows.append(row)
@@ -89,9 +95,11 @@ def main():
     meta = {"machine": machine, "command": "python " + " ".join(sys.argv), "date": datetime.date.today().isoformat(),
             "seeds": args.seeds}
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "progressive.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, default=str))
+    (RESULTS / f"{out}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2, default=str))
     lines = [f"Machine: {machine}.", f"Command: `{meta['command']}`; date {meta['date']}; seeds {args.seeds}; "
-             "mean over seeds; arms interleaved seed by seed.", "",
+             "mean over seeds; arms interleaved seed by seed."
+             + (" Every arm with search_space={'include_identity': False}: networks only, no raw-feature or LDA "
+                "map." if args.networks_only else ""), "",
              "| dataset | method | mean ARI | mean search (s) | mean evaluations | full trainings | "
              "exhaustive / full trainings | exhaustive / row-epochs | surrogate tau (rung 0) | "
              "surrogate tau (full) | prescreen tau (full) |",
@@ -115,7 +123,7 @@ def main():
     lines += ["", f"Zero-cost (NASWOT) Kendall tau with the fully trained score, all datasets and seeds of the "
               f"default arm: mean {_fmt(_nanmean(taus))} (per run: {', '.join(_fmt(t) for t in taus)})."]
     text = "\n".join(lines) + "\n"
-    (RESULTS / "progressive.md").write_text(text)
+    (RESULTS / f"{out}.md").write_text(text)
     print(text)
 
 

@@ -31,11 +31,13 @@ from sknas import BayesFeatureSearch, RandomFeatureSearch, RLFeatureSearch
 RESULTS = Path(__file__).parent / "results"
 #: name -> factory(k, seed, max_trials); the first is the baseline the others must beat.
 ARMS = {
-    "random": lambda k, s, t: RandomFeatureSearch(n_clusters=k, random_state=s, device="cpu", max_trials=t),
-    "rl": lambda k, s, t: RLFeatureSearch(n_clusters=k, random_state=s, device="cpu", max_trials=t),
-    "bayes": lambda k, s, t: BayesFeatureSearch(n_clusters=k, random_state=s, device="cpu", max_trials=t),
-    "rl (ENAS)": lambda k, s, t: RLFeatureSearch(n_clusters=k, random_state=s, device="cpu", max_trials=t,
-                                                 weight_sharing=True),
+    "random": lambda k, s, t, **kw: RandomFeatureSearch(n_clusters=k, random_state=s, device="cpu", max_trials=t,
+                                                        **kw),
+    "rl": lambda k, s, t, **kw: RLFeatureSearch(n_clusters=k, random_state=s, device="cpu", max_trials=t, **kw),
+    "bayes": lambda k, s, t, **kw: BayesFeatureSearch(n_clusters=k, random_state=s, device="cpu", max_trials=t,
+                                                      **kw),
+    "rl (ENAS)": lambda k, s, t, **kw: RLFeatureSearch(n_clusters=k, random_state=s, device="cpu", max_trials=t,
+                                                       weight_sharing=True, **kw),
 }
 #: The arms the acceptance is about.
 CONTENDERS = ("rl", "bayes")
@@ -87,7 +89,12 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
     parser.add_argument("--arms", nargs="+", default=list(ARMS))
+    parser.add_argument("--networks-only", action="store_true",
+                        help="search_space={'include_identity': False} for every arm: no raw-feature or LDA map, so "
+                             "the arms differ only in the networks they propose (writes rl_bayes_networks.*)")
     args = parser.parse_args()
+    out = "rl_bayes_networks" if args.networks_only else "rl_bayes"
+    space = {"search_space": {"include_identity": False}} if args.networks_only else {}
     torch.set_num_threads(args.threads)
     machine = (f"{platform.node()} {platform.machine()}, CPU, python {platform.python_version()}, "
                f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, numpy {np.__version__}, "
@@ -102,27 +109,29 @@ def main():
         k = len(np.unique(y))
         for seed in args.seeds:
             for arm in args.arms:  # interleaved: every arm of a seed before the next seed
-                search = ARMS[arm](k, seed, args.max_trials)
+                search = ARMS[arm](k, seed, args.max_trials, **space)
                 row = run(search, X, y, k, seed)
                 row.update(dataset=name, seed=seed, method=arm, n_trials=search.n_trials_,
                            best_score=search.best_score_, **_extras(arm, search))
                 rows.append(row)
                 print(f"{name} seed {seed} {arm}: ARI {row['ari']:.3f}, {row['search_s']:.1f}s search, "
                       f"{row['architecture']}", flush=True)
-                (RESULTS / "rl_bayes.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
+                (RESULTS / f"{out}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2))
     result = verdicts(rows, args.datasets)
-    (RESULTS / "rl_bayes.json").write_text(json.dumps({**meta, "acceptance": result, "rows": rows}, indent=2))
+    (RESULTS / f"{out}.json").write_text(json.dumps({**meta, "acceptance": result, "rows": rows}, indent=2))
     lines = [f"Machine: {machine}; shared with other workers while it ran, so wall times are noisy. "
              f"Date {meta['date']}. Command: `python benchmarks/{meta['command']}`. Seeds {args.seeds}; "
              f"every arm evaluates max_trials={args.max_trials} candidates; KMeans(k = true classes, n_init=10) "
-             "on the transform, ARI against the labels.", ""] + table(rows, args.datasets, args.arms) + [""]
+             "on the transform, ARI against the labels."
+             + (" Every arm with search_space={'include_identity': False}: networks only, no raw-feature or LDA "
+                "map." if args.networks_only else ""), ""] + table(rows, args.datasets, args.arms) + [""]
     for arm, verdict in result.items():
         detail = ", ".join(f"{w['dataset']} {w['mean_ari']:.3f} vs {w['random_mean_ari']:.3f}"
                            for w in verdict["per_dataset"])
         lines.append(f"- {arm} beats random on {verdict['n_wins']} of {len(verdict['per_dataset'])} datasets "
                      f"({detail}): acceptance {'met' if verdict['met'] else 'NOT met'}.")
     text = "\n".join(lines) + "\n"
-    (RESULTS / "rl_bayes.md").write_text(text)
+    (RESULTS / f"{out}.md").write_text(text)
     print(text)
 
 
