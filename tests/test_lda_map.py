@@ -60,3 +60,46 @@ def test_a_winning_lda_map_is_the_same_whichever_search_found_it():
     b = EvoFeatureSearch(population_size=3, **common).fit(X)
     assert a.architecture_.head == b.architecture_.head == "lda"  # the three fallbacks only; LDA wins on wine
     np.testing.assert_array_equal(a.transform(X), b.transform(X))
+
+
+def test_lda_restarts_keep_the_best_separated_optimum():
+    """fit_map runs the alternation from n_restarts KMeans starts and keeps the best-ranked one."""
+    from sklearn.datasets import load_breast_cancer
+
+    from sknas.space.builder import LDAHead
+
+    X = StandardScaler().fit_transform(load_breast_cancer().data)
+    head = LDAHead(X.shape[1], 4, n_restarts=5).fit_map(X, n_clusters=2, random_state=0)
+    seeds = np.random.RandomState(0).randint(2**31 - 1, size=5)
+    runs = [head._alternate(X, 2, int(s)) for s in seeds]
+    ranks = [r[0] for r in runs]
+    assert len(set(ranks)) > 1  # the starts reach different optima here, so the choice matters
+    rank, scalings, bias = max(runs, key=lambda r: r[0])
+    np.testing.assert_allclose(head.weight[:scalings.shape[1]].numpy(), scalings.T, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(head.bias[:scalings.shape[1]].numpy(), bias, rtol=1e-5, atol=1e-6)
+
+
+def test_lda_restart_that_collapses_ranks_below_every_other():
+    """A restart leaving a cluster nearly empty is kept only when all did: its silhouette can be near 1."""
+    from sknas.space.builder import LDAHead
+
+    rng = np.random.RandomState(0)
+    X = np.vstack([rng.normal(0, 1, (200, 3)), rng.normal(8, 1, (200, 3))])
+    head = LDAHead(3, 2)
+    ok = head._alternate(X, 2, 0)
+    X_outlier = np.vstack([X, [[400.0, 400.0, 400.0]]])  # k=3 spends a cluster on one row
+    collapsed = head._alternate(X_outlier, 3, 0)
+    assert ok[0][0] is True and collapsed[0][0] is False
+    assert ok[0] > collapsed[0]
+
+
+def test_lda_map_fits_on_a_capped_subsample(monkeypatch):
+    """Beyond LDA_MAX_ROWS rows the map is fitted on a seeded subset: same seed, same map."""
+    import sknas.space.builder as builder
+
+    monkeypatch.setattr(builder, "LDA_MAX_ROWS", 60)
+    X, _ = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    a = builder.LDAHead(4, 2).fit_map(X, 3, random_state=1)
+    b = builder.LDAHead(4, 2).fit_map(X, 3, random_state=1)
+    assert torch.equal(a.weight, b.weight) and a.weight.abs().sum() > 0

@@ -32,19 +32,39 @@ class BlockModule(nn.Module):
         return out
 
 
+#: Restarts of the LDA map's KMeans/LDA alternation; the one whose clusters are best separated in its
+#: projection (silhouette) is kept. One run lands in one of several local optima depending on its KMeans
+#: starts, and the optima differ in segment quality (wine: ARI 0.880, 0.897 or 0.915; breast cancer 0.718 or
+#: 0.754; make_customers 0.34 or 0.43-0.44 over 12 seeds); the silhouette ranked the better optimum first on
+#: breast cancer and customers, so a few restarts turn a lottery into a choice.
+LDA_RESTARTS = 5
+#: Rows the LDA map is fitted on at most (a seeded random subset beyond): it has at most n_clusters - 1
+#: directions, which a few thousand rows per cluster already pin down, and restarts on a million rows would
+#: cost minutes of KMeans.
+LDA_MAX_ROWS = 20_000
+#: Rows the silhouette that ranks the restarts is computed on at most.
+_LDA_SILHOUETTE_ROWS = 2000
+#: A restart whose labels leave a cluster with fewer rows than this share of n / k has collapsed (digits: one
+#: restart squeezed the rows onto 2 points, silhouette 0.999, ARI 0); it is kept only when every restart did.
+_LDA_MIN_CLUSTER_SHARE = 0.02
+
+
 class LDAHead(nn.Module):
     """A linear map fitted, not trained: discriminant directions of the clusters it induces.
 
     :meth:`fit_map` alternates KMeans on the current projection with
     linear discriminant analysis of those labels on the input (the label-free
-    LDA refinement of issue 5), starting from KMeans on the input.  The
-    weights are buffers, so gradient training leaves them alone.  LDA gives at
-    most ``n_clusters - 1`` directions; the remaining outputs are zero.
+    LDA refinement of issue 5), starting from KMeans on the input, from
+    ``n_restarts`` different KMeans starts; the restart whose clusters have
+    the best silhouette in its projection is kept.  The weights are buffers,
+    so gradient training leaves them alone.  LDA gives at most
+    ``n_clusters - 1`` directions; the remaining outputs are zero.
     """
 
-    def __init__(self, n_features, n_components, n_rounds=5):
+    def __init__(self, n_features, n_components, n_rounds=5, n_restarts=LDA_RESTARTS):
         super().__init__()
         self.n_rounds = n_rounds
+        self.n_restarts = n_restarts
         self.register_buffer("weight", torch.zeros(n_components, n_features))
         self.register_buffer("bias", torch.zeros(n_components))
 
@@ -53,46 +73,63 @@ class LDAHead(nn.Module):
 
     def fit_map(self, X, n_clusters, random_state=0):
         """Fit the projection on rows ``X`` (numpy, standardised)."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
         from threadpoolctl import threadpool_limits
 
-        with threadpool_limits(limits=1):  # KMeans' sums depend on the thread count; keep fits reproducible
-            try:
-                return self._fit_map(np.asarray(X, dtype=np.float64), n_clusters, random_state)
-            except (ValueError, np.linalg.LinAlgError):
-                # Degenerate rows (too few per cluster, singular scatter): a zero map, which the
-                # collapse guard rejects as a candidate.
-                with torch.no_grad():
-                    self.weight.zero_()
-                    self.bias.zero_()
-                return self
+        X = np.asarray(X, dtype=np.float64)
+        rng = np.random.RandomState(random_state)
+        if len(X) > LDA_MAX_ROWS:
+            X = X[np.sort(rng.choice(len(X), LDA_MAX_ROWS, replace=False))]
+        k = int(min(max(n_clusters, 2), len(X) - 1))
+        best = None  # (rank, scalings, bias)
+        # KMeans' sums depend on the thread count: one thread keeps fits reproducible. A restart whose
+        # clusters collapse makes KMeans warn; that restart is simply not kept, which is not the user's news.
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            for seed in rng.randint(2**31 - 1, size=self.n_restarts):
+                try:
+                    fitted = self._alternate(X, k, int(seed))
+                except (ValueError, np.linalg.LinAlgError):
+                    continue  # degenerate rows (too few per cluster, singular scatter) for these starts
+                if fitted is not None and (best is None or fitted[0] > best[0]):
+                    best = fitted
+        with torch.no_grad():
+            self.weight.zero_()
+            self.bias.zero_()
+            if best is not None:  # else a zero map, which the collapse guard rejects as a candidate
+                _, scalings, bias = best
+                self.weight[:scalings.shape[1]] = torch.as_tensor(scalings.T, dtype=self.weight.dtype)
+                self.bias[:scalings.shape[1]] = torch.as_tensor(bias, dtype=self.bias.dtype)
+        return self
 
-    def _fit_map(self, X, n_clusters, random_state):
+    def _alternate(self, X, k, seed):
+        """One run of the alternation: ``((not collapsed, silhouette), scalings, bias)``, or ``None``."""
         from sklearn.cluster import KMeans
         from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-        from sklearn.metrics import adjusted_rand_score
+        from sklearn.metrics import adjusted_rand_score, silhouette_score
 
-        k = int(min(max(n_clusters, 2), len(X) - 1))
-        labels = KMeans(k, n_init=3, random_state=random_state).fit_predict(X)
+        labels = KMeans(k, n_init=3, random_state=seed).fit_predict(X)
         for _ in range(self.n_rounds):
             if len(np.unique(labels)) < 2:
-                return self  # nothing to discriminate: the map stays zero (the collapse guard rejects it)
+                return None  # nothing to discriminate
             n_dirs = min(len(np.unique(labels)) - 1, X.shape[1], self.weight.shape[0])
             lda = LinearDiscriminantAnalysis(n_components=n_dirs).fit(X, labels)
             projected = lda.transform(X)
-            new = KMeans(k, n_init=3, random_state=random_state).fit_predict(projected)
+            new = KMeans(k, n_init=3, random_state=seed).fit_predict(projected)
             settled = adjusted_rand_score(labels, new) > 0.99
             labels = new
             if settled:
                 break
         n_dirs = min(n_dirs, lda.scalings_.shape[1])  # collinear columns can lower the rank
         scalings = lda.scalings_[:, :n_dirs]
-        with torch.no_grad():
-            self.weight.zero_()
-            self.bias.zero_()
-            self.weight[:n_dirs] = torch.as_tensor(scalings.T, dtype=self.weight.dtype)
-            self.bias[:n_dirs] = torch.as_tensor(-lda.xbar_ @ scalings, dtype=self.bias.dtype)
-        return self
-
+        projected = projected[:, :n_dirs]
+        sizes = np.bincount(labels, minlength=k)
+        collapsed = len(sizes) < k or sizes.min() < max(2, _LDA_MIN_CLUSTER_SHARE * len(X) / k)
+        rows = np.random.RandomState(seed).permutation(len(X))[:_LDA_SILHOUETTE_ROWS]
+        silhouette = silhouette_score(projected[rows], labels[rows]) if len(np.unique(labels[rows])) > 1 else -1.0
+        return (not collapsed, float(silhouette)), scalings, -lda.xbar_ @ scalings
 
 class FeatureNetwork(nn.Module):
     """The feature map built from an Architecture: categorical embeddings (if any), blocks, then the head."""
