@@ -125,11 +125,13 @@ class LDAHead(nn.Module):
         n_dirs = min(n_dirs, lda.scalings_.shape[1])  # collinear columns can lower the rank
         scalings = lda.scalings_[:, :n_dirs]
         projected = projected[:, :n_dirs]
-        sizes = np.bincount(labels, minlength=k)
-        collapsed = len(sizes) < k or sizes.min() < max(2, _LDA_MIN_CLUSTER_SHARE * len(X) / k)
+        collapsed = np.bincount(labels, minlength=k).min() < max(2, _LDA_MIN_CLUSTER_SHARE * len(X) / k)
         rows = np.random.RandomState(seed).permutation(len(X))[:_LDA_SILHOUETTE_ROWS]
-        silhouette = silhouette_score(projected[rows], labels[rows]) if len(np.unique(labels[rows])) > 1 else -1.0
+        n_labels = len(np.unique(labels[rows]))
+        # the silhouette needs 2 to n - 1 clusters; a tiny table may have neither, and still gets a map
+        silhouette = silhouette_score(projected[rows], labels[rows]) if 1 < n_labels < len(rows) else -1.0
         return (not collapsed, float(silhouette)), scalings, -lda.xbar_ @ scalings
+
 
 class FeatureNetwork(nn.Module):
     """The feature map built from an Architecture: categorical embeddings (if any), blocks, then the head."""
