@@ -577,6 +577,11 @@ def _train_group(net, objective, train, valid, *, max_epochs, batch_size, learni
                 histories=histories, epochs_run=epochs_run)
 
 
+def _on_device(X, device):
+    """Rows as a tensor on ``device``: a tensor as it is, anything else as float32."""
+    return torch.as_tensor(X if torch.is_tensor(X) else np.asarray(X, dtype=np.float32), device=device)
+
+
 def train_population(architectures, objective_name, X_train, X_valid, *, n_components, max_epochs=30,
                      batch_size=256, learning_rate=1e-3, weight_decay=1e-5, patience=5, seed=0, device="cpu",
                      grad_clip=10.0, max_time=None, groups="auto", X_embed=None):
@@ -619,10 +624,7 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
         if not can_batch(a, objective_name):
             raise ValueError(f"Architecture {a} cannot be batched; check can_batch() and train it sequentially.")
     device = torch.device(device)
-    X_train = torch.as_tensor(np.asarray(X_train, dtype=np.float32) if not torch.is_tensor(X_train) else X_train,
-                              device=device)
-    X_valid = torch.as_tensor(np.asarray(X_valid, dtype=np.float32) if not torch.is_tensor(X_valid) else X_valid,
-                              device=device)
+    X_train, X_valid = _on_device(X_train, device), _on_device(X_valid, device)
     n_features = X_train.shape[1]
     seeds = [int(seed)] * len(architectures) if np.ndim(seed) == 0 else [int(s) for s in seed]
     if len(seeds) != len(architectures):
@@ -636,8 +638,7 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
     objective = make_objective("neighbors", n_features, n_components)
     train = objective.prepare(X_train)
     valid = objective.prepare(X_valid)
-    X_embed = valid.X if X_embed is None else torch.as_tensor(
-        np.asarray(X_embed, dtype=np.float32) if not torch.is_tensor(X_embed) else X_embed, device=device)
+    X_embed = valid.X if X_embed is None else _on_device(X_embed, device)
     with seeded(seeds[0], device):
         for group in groups:
             if not group:
