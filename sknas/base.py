@@ -480,7 +480,6 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self._fixed_map_seed = int(copy.deepcopy(context["rng"]).randint(_SEED_MAX))
         try:
             history = self._search(space, context)
-            self._final_fixed_map_seed = self._fixed_map_seed  # the final fit of a fixed map uses it too
             if self.checkpoint is not None and not self._journal.used:
                 warnings.warn(f"{type(self).__name__} runs its own search loop, which is not checkpointed: "
                               "an interrupted fit starts again.", UserWarning, stacklevel=3)
@@ -653,13 +652,13 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             return [_evaluate_candidate(a, s, data, settings) for a, s in zip(candidates, seeds)]
 
     def _train_final(self, architecture, Xs, y, seed):
-        fixed_map_seed = self.__dict__.pop("_final_fixed_map_seed", None)
-        if architecture.head in FIXED_HEADS and fixed_map_seed is not None:
-            # The fixed map is refitted on all rows with the seed it was scored with: its seed only picks
-            # KMeans starts, which decide between local optima (wine: the same winning LDA map gave ARI
-            # 0.864, 0.897 or 0.915 with three final seeds). A map that wins two searches with the same
-            # random_state then gives the same output, whichever strategy found it.
-            seed = fixed_map_seed
+        if architecture.head in FIXED_HEADS:
+            # The fixed map is refitted on all rows with the seed it was scored with (its record's: the
+            # fit's fixed-map seed, _candidate_seed): its seed only picks KMeans starts, which decide
+            # between local optima (wine: the same winning LDA map gave ARI 0.864, 0.897 or 0.915 with
+            # three final seeds). A map that wins two searches with the same random_state then gives the
+            # same output, whichever strategy found it.
+            seed = next((r["seed"] for r in self.search_history_ if r["architecture"] == architecture), seed)
         try:
             return super()._train_final(architecture, Xs, y, seed)
         except KeyboardInterrupt:
