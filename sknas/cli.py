@@ -71,7 +71,7 @@ def run_demo(n_samples=2000, max_trials=16, random_state=0, threads=None, out=sy
 
 
 def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kmeans", cluster_range=(2, 10),
-               n_components=8, max_trials=10, max_epochs=40, drop=(), id_column=None, random_state=0,
+               n_components=8, max_trials=10, max_epochs="auto", drop=(), id_column=None, random_state=0,
                threads=None, device="auto", out=None):
     """Segment the rows of a CSV file; write segments.csv, model.zip (sknas.save) and report.html to ``out_dir``.
 
@@ -116,6 +116,19 @@ def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kme
     return segmenter
 
 
+def _epochs_arg(text):
+    """``--max-epochs``: a positive int or "auto"."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive int or 'auto', got {text!r}")
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="sknas", description="Neural architecture search for segmentation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -136,7 +149,8 @@ def main(argv=None):
     search.add_argument("--clusterer", choices=("kmeans", "gmm"), default="kmeans")
     search.add_argument("--n-components", type=int, default=8, help="embedding width (default: 8)")
     search.add_argument("--max-trials", type=int, default=10, help="candidates searched (default: 10)")
-    search.add_argument("--max-epochs", type=int, default=40, help="epochs per candidate (default: 40)")
+    search.add_argument("--max-epochs", type=_epochs_arg, default="auto",
+                        help="epochs per candidate: an int or 'auto' (default: enough for 1,000 updates, at least 40)")
     search.add_argument("--drop", nargs="*", default=(), help="columns to ignore")
     search.add_argument("--id-column", default=None, help="a column copied to segments.csv, not used to segment")
     search.add_argument("--device", default="auto", help="auto, cpu or cuda")

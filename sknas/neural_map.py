@@ -40,7 +40,9 @@ class NeuralFeatureMap(BaseNeuralTransformer):
         same on every sknas estimator.
     objective : {"auto", "neighbors", "reconstruction", "contrastive", "supervised"}, default="auto"
         ``"auto"`` is ``"neighbors"``.
-    max_epochs : int, default=40
+    max_epochs : int or "auto", default="auto"
+        Training epochs. ``"auto"``: enough for 1,000 optimizer updates and at least 40 (see
+        :mod:`sknas.training.budget`).
     batch_size : int, default=512
     learning_rate : float, default=3e-3
     validation_fraction : float, default=0.2
@@ -152,7 +154,7 @@ class NeuralFeatureMap(BaseNeuralTransformer):
         "alignment_weight": [Interval(numbers.Real, 0, None, closed="left")],
     }
 
-    def __init__(self, architecture=None, n_components=8, n_clusters=8, *, objective="auto", max_epochs=40,
+    def __init__(self, architecture=None, n_components=8, n_clusters=8, *, objective="auto", max_epochs="auto",
                  batch_size=512, learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None,
                  verbose=0, categorical_features="from_dtype", handle_unknown="error", init=None, fine_tune=True,
                  adapter="auto", alignment=None, alignment_weight=1.0):

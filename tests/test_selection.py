@@ -108,3 +108,36 @@ def test_default_search_scores_with_auto(customers):
     valid = [r for r in search.search_history_ if r["valid"]]
     assert valid and all(-1.0 <= r["separability"] <= 1.0 for r in valid)
     assert all(-1.0 <= r["score"] <= 1.0 for r in valid)
+
+
+# -- a network must beat the fixed maps by more than the score's noise -----------------------------
+def _record(head_or_width, score):
+    from sknas import Architecture, Block
+
+    arch = Architecture(head=head_or_width) if isinstance(head_or_width, str) else \
+        Architecture((Block("linear", head_or_width),))
+    return {"architecture": arch, "selection_score": score}
+
+
+@pytest.mark.parametrize("network_score, expected", [(0.645, "lda"), (0.651, "network"), (0.60, "lda")])
+def test_a_network_within_the_margin_of_the_best_fixed_map_loses_to_it(network_score, expected):
+    from sknas.base import FIXED_MAP_MARGIN, _prefer_fixed_map
+
+    assert FIXED_MAP_MARGIN["silhouette+separability"] == pytest.approx(0.02)
+    valid = [_record("identity", 0.40), _record("lda", 0.63), _record(64, network_score), _record(32, 0.5)]
+    best = max(valid, key=lambda r: r["selection_score"])
+    chosen = _prefer_fixed_map(best, valid, "silhouette+separability")
+    assert (chosen["architecture"].head == "lda") == (expected == "lda")
+    if expected == "network":
+        assert chosen is best
+
+
+def test_the_margin_applies_only_to_silhouette_scale_scorings():
+    from sknas.base import _prefer_fixed_map
+
+    valid = [_record("lda", 0.63), _record(64, 0.64)]
+    for scoring in ("calinski_harabasz", "davies_bouldin", "consensus", (lambda Z: 0.0)):
+        assert _prefer_fixed_map(valid[1], valid, scoring) is valid[1]
+    assert _prefer_fixed_map(valid[1], valid, "silhouette") is valid[0]
+    no_fixed = [_record(64, 0.64), _record(32, 0.63)]
+    assert _prefer_fixed_map(no_fixed[0], no_fixed, "silhouette") is no_fixed[0]

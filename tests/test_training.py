@@ -401,3 +401,53 @@ def test_neighbor_graph_is_built_once_per_input_and_equals_a_fresh_build(monkeyp
     objectives.neighbor_graph(rows + 1e-3, 7)  # other rows: built anew
     assert calls == [1]
     assert not fresh.flags.writeable  # shared between candidates, so read-only
+
+
+# -- keep="last": the whole budget, the last weights -----------------------------
+def test_train_candidate_keep_last_trains_the_whole_budget_and_keeps_the_last_weights(blobs):
+    encoder, objective, train, valid = setup("neighbors", blobs[0])
+    twin, twin_objective, _, _ = setup("neighbors", blobs[0])
+    with seeded(1):
+        result = train_candidate(encoder, objective, train, valid, max_epochs=6, batch_size=32, keep="last",
+                                 patience=1)  # patience is ignored
+    with seeded(1):  # the same run without validation or selection: identical weights at the end
+        train_candidate(twin, twin_objective, train, None, max_epochs=6, batch_size=32, patience=None,
+                        keep="last")
+    assert result.n_epochs == 6 and result.best_epoch == 6 and not result.stopped_early
+    assert state_equal(encoder, twin)
+    # validated once, after the last epoch
+    assert [h["valid_loss"] is None for h in result.history] == [True] * 5 + [False]
+    assert result.best_valid_loss == pytest.approx(evaluate_loss(encoder, objective, valid))
+
+
+def test_train_candidate_keep_best_picks_the_first_epoch_of_a_plateau_and_keep_last_the_last(blobs):
+    # A learning rate so small that the validation loss plateaus: "best" keeps epoch 1, "last" epoch 8.
+    kwargs = dict(max_epochs=8, batch_size=32, learning_rate=1e-10, weight_decay=0.0, patience=None)
+    encoder, objective, train, valid = setup("reconstruction", blobs[0])
+    assert train_candidate(encoder, objective, train, valid, keep="best", **kwargs).best_epoch == 1
+    encoder, objective, train, valid = setup("reconstruction", blobs[0])
+    assert train_candidate(encoder, objective, train, valid, keep="last", **kwargs).best_epoch == 8
+
+
+def test_train_candidate_rejects_an_unknown_keep(blobs):
+    encoder, objective, train, valid = setup("neighbors", blobs[0])
+    with pytest.raises(ValueError, match="keep must be 'best' or 'last'"):
+        train_candidate(encoder, objective, train, valid, max_epochs=1, keep="first")
+
+
+# -- the training budget ---------------------------------------------------------
+def test_auto_epochs_give_small_tables_enough_updates_and_large_ones_the_minimum():
+    from sknas.training.budget import AUTO_MIN_EPOCHS, MIN_UPDATES, batches_per_epoch, resolve_epochs, supernet_epochs
+
+    for n_rows in (10, 500, 1437, 12_800, 20_000, 1_000_000):
+        epochs = resolve_epochs("auto", n_rows, 512)
+        assert epochs >= AUTO_MIN_EPOCHS
+        assert epochs * batches_per_epoch(n_rows, 512) >= MIN_UPDATES
+        # not more than needed: one epoch fewer would miss one of the two floors
+        assert epochs == AUTO_MIN_EPOCHS or (epochs - 1) * batches_per_epoch(n_rows, 512) < MIN_UPDATES
+    assert resolve_epochs("auto", 500, 512) == MIN_UPDATES
+    assert resolve_epochs("auto", 1_000_000, 512) == AUTO_MIN_EPOCHS
+    assert resolve_epochs(7, 500, 512) == 7  # an int is kept as given
+    assert supernet_epochs("auto") == AUTO_MIN_EPOCHS and supernet_epochs(3) == 3
+    with pytest.raises(ValueError, match="positive int or 'auto'"):
+        resolve_epochs("many", 500, 512)

@@ -245,7 +245,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
-                 search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
+                 search_space=None, max_trials=40, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, n_initial=10, surrogate="gp", acquisition="ei", kappa=2.0, n_candidates=200,
                  checkpoint=None,

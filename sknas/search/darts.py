@@ -35,6 +35,7 @@ from ..base import _SEED_MAX, _WEIGHT_DECAY, SEARCH_DATA_KEYS, BaseFeatureSearch
 from ..space import Architecture, SuperNet
 from ..evaluation import score_embedding
 from ..training import CandidateFailure, embed, evaluate_loss, make_objective, seeded
+from ..training.budget import supernet_epochs
 from ..training.trainer import iterate_batches
 
 #: Ops DARTS adds to the space's ops: what lets it choose a shallower network.
@@ -252,9 +253,10 @@ class DARTSFeatureSearch(BaseFeatureSearch):
     max_trials : int, default=10
         Unused by DARTS: it always evaluates the discretised architecture and
         the fallbacks (identity, linear and label-free LDA maps).  Kept for a common interface.
-    max_epochs : int, default=40
-        Epoch budget of the supernet, of each retrained candidate (early-stopped
-        on the validation loss) and of the final network.
+    max_epochs : int or "auto", default="auto"
+        Epoch budget of the supernet, of each retrained candidate and of the final network.
+        ``"auto"``: 40 epochs for the supernet; for the candidates and the final network enough
+        epochs for 1,000 optimizer updates and at least 40 (see :class:`RandomFeatureSearch`).
     max_time : float or None, default=None
         Stop training the supernet after the epoch that crosses this many seconds.
     batch_size : int, default=512
@@ -388,7 +390,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
-                 search_space=None, max_trials=10, max_epochs=40, max_time=None, batch_size=512,
+                 search_space=None, max_trials=10, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, order="first", relaxation="softmax", arch_learning_rate=3e-3, arch_weight_decay=1e-3,
                  warmup_epochs=5, max_skip=1, skip_share_stop=0.5, checkpoint=None,
@@ -495,11 +497,12 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         gumbel = self.relaxation == "gumbel"
         valid_batches = iter(())
         before_skip_run, skip_run = None, 0  # alpha before the current run of skip-heavy epochs
-        for epoch in range(1, self.max_epochs + 1):
+        max_epochs = supernet_epochs(self.max_epochs)
+        for epoch in range(1, max_epochs + 1):
             t0 = time.perf_counter()
             update_alpha = epoch > self.warmup_epochs
             if gumbel:
-                progress = (epoch - 1) / max(self.max_epochs - 1, 1)
+                progress = (epoch - 1) / max(max_epochs - 1, 1)
                 net.tau = _TAU[0] + (_TAU[1] - _TAU[0]) * progress
             snapshot = [a.detach().clone() for a in alphas]
             net.train()

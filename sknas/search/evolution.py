@@ -16,8 +16,9 @@ import numpy as np
 from joblib import parallel_config
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import _PATIENCE, _WEIGHT_DECAY, BaseFeatureSearch, finish_record, score_candidate
+from ..base import _WEIGHT_DECAY, BaseFeatureSearch, finish_record, score_candidate
 from ..space import genotype_distance
+from ..training import resolve_epochs
 from ..training.population import can_batch, train_population
 
 
@@ -159,7 +160,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
-                 search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
+                 search_space=None, max_trials=40, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, population_size=10, n_generations=None, tournament_size=3, mutation_rate=1.0,
                  crossover_rate=0.3, aging=True, elitism=1, min_fidelity=0.25, batch_candidates="auto",
@@ -195,7 +196,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
             return data, settings, None  # full fidelity: the same key as the fixed maps and any full training
         n_train = len(data["X_train"])
         n_rows = max(min(n_train, 3), math.ceil(share * n_train))
-        epochs = max(1, math.ceil(share * self.max_epochs))
+        epochs = max(1, math.ceil(share * self._epochs(n_train)))
         if n_rows < n_train:  # a fresh subsample per generation, from the search's own generator
             keep = np.sort(rng.choice(n_train, size=n_rows, replace=False))
             data = {**data, "X_train": data["X_train"][keep],
@@ -257,9 +258,10 @@ class EvoFeatureSearch(BaseFeatureSearch):
             results = train_population(
                 [candidates[i] for i in batchable], settings["objective"], data["X_train"], data["X_valid"],
                 X_embed=data.get("X_score"),
-                n_components=settings["n_components"], max_epochs=settings["max_epochs"],
+                n_components=settings["n_components"], keep="last",
+                max_epochs=resolve_epochs(settings["max_epochs"], len(data["X_train"]), settings["batch_size"]),
                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
-                weight_decay=_WEIGHT_DECAY, patience=_PATIENCE, seed=[seeds[i] for i in batchable],
+                weight_decay=_WEIGHT_DECAY, patience=None, seed=[seeds[i] for i in batchable],
                 device=settings["device"], max_time=settings["max_time"])
         share = (time.perf_counter() - start) / len(batchable)  # a member's share of the batched run
         for i, result in zip(batchable, results):
@@ -277,7 +279,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
     # -- analysis -------------------------------------------------------------------------------------------
     def _search(self, space, context):
         history = super()._search(space, context)
-        self.generation_stats_ = self._generation_stats(history, full=(len(context["X_train"]), self.max_epochs))
+        self.generation_stats_ = self._generation_stats(history, full=(len(context["X_train"]), self._epochs(len(context["X_train"]))))
         return history
 
     def _select_architecture(self, context):

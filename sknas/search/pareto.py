@@ -222,7 +222,7 @@ class ParetoFeatureSearch(BaseFeatureSearch):
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
-                 search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
+                 search_space=None, max_trials=40, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, objectives=("score", "params"), population_size=10, mutation_rate=1.0,
                  crossover_rate=0.3, select="knee", max_params=None, max_latency_ms=None, checkpoint=None,

@@ -197,7 +197,7 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
-                 search_space=None, max_trials=200, max_epochs=40, max_time=None, batch_size=512,
+                 search_space=None, max_trials=200, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, beam_width=9, max_depth=None, patience=1, eta=3, n_rungs=2, prescreen=False,
                  checkpoint=None,
@@ -245,7 +245,7 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
             return data, settings, None
         n_train = len(data["X_train"])
         n_rows = min(n_train, max(MIN_ROWS, math.ceil(share * n_train)))
-        epochs = max(1, math.ceil(share * self.max_epochs))
+        epochs = max(1, math.ceil(share * self._epochs(n_train)))
         if n_rows < n_train:  # a fresh subsample per rung, from the search's own generator
             keep = np.sort(rng.choice(n_train, size=n_rows, replace=False))
             data = {**data, "X_train": data["X_train"][keep],
@@ -389,7 +389,7 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
     def _share(self, record):
         if record["fidelity"] is None:
             return 1.0
-        return record["fidelity"][1] / self.max_epochs
+        return record["fidelity"][1] / self._epochs(self._run["n_train"])
 
     def _features(self, archs, shares):
         """Positional encoding, plus position-free summaries so a block measured at one depth informs its

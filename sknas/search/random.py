@@ -51,9 +51,12 @@ class RandomFeatureSearch(BaseFeatureSearch):
         The choices to search; ``None`` is ``SearchSpace()``.
     max_trials : int, default=10
         Candidates to evaluate.
-    max_epochs : int, default=40
-        Epoch budget of each candidate (early-stopped on the validation loss)
-        and of the final network.
+    max_epochs : int or "auto", default="auto"
+        Epochs each candidate and the final network train (candidates train the whole budget and
+        keep their last weights, as the final network does). ``"auto"``: enough epochs for 1,000
+        optimizer updates and at least 40 (on 500 rows at batch 512: 1,000 epochs; above 12,800 rows:
+        40), because an epoch of a small table is one or two updates (see
+        :mod:`sknas.training.budget`).
     max_time : float or None, default=None
         Stop proposing candidates after this many seconds.
     batch_size : int, default=512

@@ -34,6 +34,7 @@ from ..space import Architecture, Block, SuperNet
 from ..space.architecture import FIXED_HEADS
 from ..space.ops import PRESERVING_OPS
 from ..training import CandidateFailure, embed, evaluate_loss, make_objective, seeded
+from ..training.budget import supernet_epochs
 from ..training.trainer import iterate_batches
 from ._targets import record_targets
 from .darts import _GRAD_CLIP, _PARAMETER_FREE, _supernet_norm, _without_zero_blocks
@@ -376,7 +377,7 @@ class RLFeatureSearch(BaseFeatureSearch):
     }
 
     def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
-                 search_space=None, max_trials=40, max_epochs=40, max_time=None, batch_size=512,
+                 search_space=None, max_trials=40, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, controller_batch_size=5, controller_hidden_size=32, controller_learning_rate=0.05,
                  entropy_weight=0.01, baseline_decay=0.8, weight_sharing=False, checkpoint=None,
@@ -483,7 +484,7 @@ class RLFeatureSearch(BaseFeatureSearch):
             weights = supernet.weight_parameters() + [p for p in objective.parameters() if p.requires_grad]
             optimizer = torch.optim.AdamW(weights, lr=self.learning_rate, weight_decay=_WEIGHT_DECAY)
             n_steps = math.ceil(n_paths / self.controller_batch_size)
-            epochs = np.array_split(np.arange(1, self.max_epochs + 1), n_steps)
+            epochs = np.array_split(np.arange(1, supernet_epochs(self.max_epochs) + 1), n_steps)
             failed = None
             for step in range(n_steps):
                 for epoch in epochs[step]:

@@ -481,7 +481,7 @@ def evaluate_population_loss(net, objective, data, batch_size=4096):
 
 
 def _train_group(net, objective, train, valid, *, max_epochs, batch_size, learning_rate, weight_decay, patience,
-                 grad_clip, max_time, start):
+                 grad_clip, max_time, start, keep="best"):
     P = net.P
     device = train.X.device
     params = dict(net.named_parameters())
@@ -536,7 +536,11 @@ def _train_group(net, objective, train, valid, *, max_epochs, batch_size, learni
             seen += len(idx)
         epochs_run = epoch
         train_loss = (running / max(seen, 1)).tolist()
-        valid_loss = evaluate_population_loss(net, objective, valid) if valid is not None else running / max(seen, 1)
+        last = epoch == max_epochs or (max_time is not None and time.perf_counter() - start > max_time)
+        # keep="last" (see train_candidate): the validation loss only once, after the last epoch.
+        between = keep == "last" and not last
+        valid_loss = running / max(seen, 1) if valid is None or between \
+            else evaluate_population_loss(net, objective, valid)
         alive = alive & torch.isfinite(valid_loss)
         alive_list = alive.tolist()
         vl = valid_loss.tolist()
@@ -548,7 +552,11 @@ def _train_group(net, objective, train, valid, *, max_epochs, batch_size, learni
                 what = "validation" if math.isfinite(train_loss[i]) and not math.isfinite(vl[i]) else "training"
                 failed_at[i] = f"non-finite {what} loss at epoch {epoch}"
                 continue
-            histories[i].append({"epoch": epoch, "train_loss": train_loss[i], "valid_loss": vl[i]})
+            histories[i].append({"epoch": epoch, "train_loss": train_loss[i], "valid_loss": None if between else vl[i]})
+            if keep == "last":
+                if not between:
+                    best_loss[i], best_epoch[i] = vl[i], epoch
+                continue
             b = float(best_loss[i])
             if best_epoch[i] == 0 or vl[i] < b - 1e-4 * abs(b):
                 improved[i] = True
@@ -571,7 +579,8 @@ def _train_group(net, objective, train, valid, *, max_epochs, batch_size, learni
             break
         if max_time is not None and time.perf_counter() - start > max_time:
             break
-    net.load_state_dict(best_state)
+    if keep == "best":
+        net.load_state_dict(best_state)
     net.eval()
     return dict(failed_at=failed_at, best_loss=best_loss.tolist(), best_epoch=best_epoch, stop_epoch=stop_epoch,
                 histories=histories, epochs_run=epochs_run)
@@ -584,7 +593,7 @@ def _on_device(X, device):
 
 def train_population(architectures, objective_name, X_train, X_valid, *, n_components, max_epochs=30,
                      batch_size=256, learning_rate=1e-3, weight_decay=1e-5, patience=5, seed=0, device="cpu",
-                     grad_clip=10.0, max_time=None, groups="auto", X_embed=None):
+                     grad_clip=10.0, max_time=None, groups="auto", X_embed=None, keep="best"):
     """Train a generation of candidates together; one :class:`PopulationResult` per architecture.
 
     Parameters
@@ -603,6 +612,9 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
         consumes the torch RNG exactly as ``seeded(seed): build_network;
         train_candidate`` does.  A sequence: member ``i`` is built under its
         own ``seeds[i]`` and training runs under ``seeds[0]``.
+    keep : {"best", "last"}
+        As in :func:`sknas.training.train_candidate`: each member's best-validation weights (early
+        stopping on ``patience``), or its last weights after the whole budget.
     groups : "auto", "one" or list of lists of indices
         ``"auto"``: :func:`plan_groups` (a few shape-alike groups); ``"one"``:
         the whole generation as one padded network.
@@ -616,6 +628,10 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
     state; its ``n_epochs`` is where it would have stopped alone; the group
     stops when no member improved for ``patience`` epochs.
     """
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}.")
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}.")
     if objective_name not in BATCHABLE_OBJECTIVES:
         raise ValueError(f"objective {objective_name!r} has trainable extras; only {BATCHABLE_OBJECTIVES} can be "
                          "trained as a population. Train these candidates with train_candidate.")
@@ -654,7 +670,7 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
             net = net.to(device)
             out = _train_group(net, objective, train, valid, max_epochs=max_epochs, batch_size=batch_size,
                                learning_rate=learning_rate, weight_decay=weight_decay, patience=patience,
-                               grad_clip=grad_clip, max_time=max_time, start=start)
+                               grad_clip=grad_clip, max_time=max_time, start=start, keep=keep)
             with torch.no_grad():
                 Z = torch.cat([net(X_embed[k:k + 8192]) for k in range(0, len(X_embed), 8192)], dim=1)
             Z = Z.cpu().numpy().astype(np.float64)

@@ -77,8 +77,8 @@ def evaluate_loss(encoder, objective, data, batch_size=4096):
 
 def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epochs=30, batch_size=256,
                     learning_rate=1e-3, weight_decay=1e-5, patience=5, max_time=None, grad_clip=10.0,
-                    amp_dtype=None):
-    """Train ``encoder`` (and the objective's extras) in place; keep the best validation state.
+                    amp_dtype=None, keep="best"):
+    """Train ``encoder`` (and the objective's extras) in place; keep the best validation state or the last.
 
     Parameters
     ----------
@@ -95,6 +95,13 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
         Seconds; training stops after the epoch that crosses it.
     amp_dtype : torch.dtype or None
         Autocast dtype (e.g. ``torch.bfloat16``) on CUDA; ``None`` trains in float32.
+    keep : {"best", "last"}
+        ``"best"``: evaluate the validation loss every epoch, stop early on ``patience`` and restore
+        the best epoch's weights. ``"last"``: train the whole budget (``patience`` is ignored) and keep
+        the last weights, as the final network trains; the validation loss is evaluated once, at the
+        end. Search candidates use ``"last"``: the neighbours objective's validation loss (on the
+        validation rows' own, sparser neighbour graph) bottoms out long before the clusters form
+        (olive oil: restored at its minimum, ARI 0.50; trained on, 1.00).
 
     Returns
     -------
@@ -105,6 +112,8 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
     CandidateFailure
         On a non-finite loss or when the device runs out of memory.
     """
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}.")
     result = TrainResult()
     params = [p for m in (encoder, objective) for p in m.parameters() if p.requires_grad]
     if not params:
@@ -137,12 +146,22 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
                 raise CandidateFailure(f"exploding gradients: non-finite gradient norm at epoch {epoch}")
             if not math.isfinite(train_loss):
                 raise CandidateFailure(f"non-finite training loss at epoch {epoch}")
+            last = epoch == max_epochs or (max_time is not None and time.perf_counter() - start > max_time)
+            if keep == "last" and not last:  # no selection between epochs: validate once, at the end
+                result.history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": None,
+                                       "dur": time.perf_counter() - t0})
+                result.n_epochs = epoch
+                continue
             valid_loss = evaluate_loss(encoder, objective, valid_data) if valid_data is not None else train_loss
             if not math.isfinite(valid_loss):
                 raise CandidateFailure(f"non-finite validation loss at epoch {epoch}")
             result.history.append({"epoch": epoch, "train_loss": train_loss, "valid_loss": valid_loss,
                                    "dur": time.perf_counter() - t0})
             result.n_epochs = epoch
+            if keep == "last":
+                best_loss, result.best_epoch = valid_loss, epoch
+                result.timed_out = epoch < max_epochs
+                break
             if best_state is None or valid_loss < best_loss - 1e-4 * abs(best_loss):
                 best_loss, bad_epochs, result.best_epoch = valid_loss, 0, epoch
                 best_state = (copy.deepcopy(encoder.state_dict()), copy.deepcopy(objective.state_dict()))
@@ -156,7 +175,7 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
                 break
     except torch.OutOfMemoryError as exc:
         raise CandidateFailure(f"out of memory: {exc}".splitlines()[0]) from None
-    if best_state is not None:
+    if best_state is not None:  # keep="best"
         encoder.load_state_dict(best_state[0])
         objective.load_state_dict(best_state[1])
     result.best_valid_loss = best_loss

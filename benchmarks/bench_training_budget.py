@@ -1,0 +1,112 @@
+"""A search candidate's training budget: 40 epochs with early stopping against ``max_epochs="auto"``.
+
+For a few tables (sklearn's and the held-out ones of heldout_data.py) and a few architectures drawn from
+the default space, each architecture is trained and scored exactly as a search evaluates a candidate
+(same split, scoring rows and label-free score) under two budgets:
+
+- **before**: 40 epochs, early stopping (patience 5 epochs) on the validation loss, best-validation
+  weights restored -- the trainer's behaviour before ``max_epochs="auto"``;
+- **auto**: enough epochs for 1,000 optimizer updates (at least 40), the whole budget, last weights.
+
+It reports the candidate's score, the ARI of its KMeans labels of the scoring rows (labels used only to
+evaluate), its epochs and seconds, and the LDA map's score and ARI on the same rows: on small tables a
+network that trained 40 one-update epochs cannot compete with the LDA map.
+
+    python benchmarks/bench_training_budget.py [--datasets olive penguins wine digits] [--archs 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import torch
+from bench_architecture_signal import _Capture
+from bench_darts import DATASETS
+from sklearn.metrics import adjusted_rand_score
+from sklearn.preprocessing import StandardScaler
+
+import heldout_data
+import sknas.base as _base  # its train_candidate is swapped for the "before" arm
+from sknas.base import _evaluate_candidate, _score_rows, _search_rows
+from sknas.space import Architecture, SearchSpace
+from sknas.training import budget
+
+RESULTS = Path(__file__).parent / "results"
+_ORIGINAL_TRAIN = _base.train_candidate
+
+
+def _train_before(encoder, objective, train, valid, **kw):
+    """The candidate trainer as it was: best-validation weights, patience 5 epochs."""
+    kw.update(keep="best", patience=5)
+    return _ORIGINAL_TRAIN(encoder, objective, train, valid, **kw)
+
+
+
+def measure(name, n_archs, seed):
+    X, y = DATASETS[name](return_X_y=True) if name in DATASETS else heldout_data.load(name)
+    X, k = StandardScaler().fit_transform(X), len(np.unique(y))
+    data, settings, _ = _Capture(n_clusters=k, random_state=seed, device="cpu").fit(X).captured_
+    train_idx, valid_idx = _Capture(random_state=seed)._split(len(X), np.random.RandomState(seed))
+    y_score = y[_score_rows(*_search_rows(train_idx, valid_idx))]
+    rng = np.random.RandomState(seed)
+    space = SearchSpace(include_identity=False)
+    archs = [space.sample(rng) for _ in range(n_archs)]
+    rows = []
+    for arch in [Architecture(head="lda")] + archs:
+        for arm, epochs, trainer in (("before", 40, _train_before), ("auto", "auto", _ORIGINAL_TRAIN)):
+            if arch.head == "lda" and arm == "auto":
+                continue  # nothing to train
+            _base.train_candidate = trainer
+            try:
+                r = _evaluate_candidate(arch, int(rng.randint(2**31 - 1)), data, {**settings, "max_epochs": epochs})
+            finally:
+                _base.train_candidate = _ORIGINAL_TRAIN
+            rows.append({"dataset": name, "architecture": str(arch), "arm": "fixed" if arch.head == "lda" else arm,
+                         "score": r["score"], "valid": r["valid"], "epochs": r.get("n_epochs"), "time": r["time"],
+                         "ari": adjusted_rand_score(y_score, r["labels"]) if r["valid"] else None})
+            print(rows[-1], flush=True)
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--datasets", nargs="+", default=["olive", "penguins", "wine", "digits"])
+    parser.add_argument("--archs", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    rows = [row for name in args.datasets for row in measure(name, args.archs, args.seed)]
+    lines = [f"Machine: {platform.machine()} CPU, python {sys.version.split()[0]}, torch {torch.__version__}, "
+             f"scikit-learn {sklearn.__version__}, torch threads=1; shared with other jobs. "
+             f"Date {datetime.date.today()}. Command: `python benchmarks/bench_training_budget.py --datasets "
+             f"{' '.join(args.datasets)} --archs {args.archs} --seed {args.seed}`. \"auto\" = "
+             f"{budget.MIN_UPDATES} updates, at least {budget.AUTO_MIN_EPOCHS} epochs.", "",
+             "| dataset | LDA score / ARI | before: mean score / ARI / epochs / s | auto: mean score / ARI / epochs / s "
+             "| networks above the LDA score (before / auto) |", "|---|---|---|---|---|"]
+    for name in args.datasets:
+        sel = [r for r in rows if r["dataset"] == name]
+        lda = next(r for r in sel if r["arm"] == "fixed")
+        cells = []
+        above = []
+        for arm in ("before", "auto"):
+            arm_rows = [r for r in sel if r["arm"] == arm and r["valid"]]
+            cells.append(f"{np.mean([r['score'] for r in arm_rows]):.3f} / {np.mean([r['ari'] for r in arm_rows]):.3f}"
+                         f" / {np.mean([r['epochs'] for r in arm_rows]):.0f} / {np.mean([r['time'] for r in arm_rows]):.1f}")
+            above.append(f"{sum(r['score'] > lda['score'] for r in arm_rows)} of {len(arm_rows)}")
+        lines.append(f"| {name} | {lda['score']:.3f} / {lda['ari']:.3f} | {cells[0]} | {cells[1]} | "
+                     f"{' / '.join(above)} |")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "training_budget.md").write_text("\n".join(lines) + "\n")
+    (RESULTS / "training_budget.json").write_text(json.dumps(rows, indent=1, default=str))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
