@@ -85,7 +85,6 @@ TRANSFORM_CHUNK_ROWS = 65536
 FIXED_MAP_MARGIN = {"silhouette": 0.02, "silhouette+separability": 0.02}
 _SEED_MAX = 2**31 - 1
 _WEIGHT_DECAY = 1e-5
-_PATIENCE = 5
 
 
 class SearchFailedError(RuntimeError):

@@ -279,7 +279,8 @@ class EvoFeatureSearch(BaseFeatureSearch):
     # -- analysis -------------------------------------------------------------------------------------------
     def _search(self, space, context):
         history = super()._search(space, context)
-        self.generation_stats_ = self._generation_stats(history, full=(len(context["X_train"]), self._epochs(len(context["X_train"]))))
+        n_train = len(context["X_train"])
+        self.generation_stats_ = self._generation_stats(history, full=(n_train, self._epochs(n_train)))
         return history
 
     def _select_architecture(self, context):

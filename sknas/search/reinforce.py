@@ -287,8 +287,8 @@ class RLFeatureSearch(BaseFeatureSearch):
     controller, alternate with controller steps whose candidates are scored
     with the inherited supernet weights: no candidate is trained from scratch.
     The fixed maps (raw features, LDA; nothing to train) are scored as usual.
-    ``max_epochs`` is then the supernet's epoch budget, spread over the
-    controller steps.  The winner is retrained on all rows, as always.
+    ``max_epochs`` is then the supernet's epoch budget (``"auto"``: 40), spread
+    over the controller steps.  The winner is retrained on all rows, as always.
 
     Parameters
     ----------
