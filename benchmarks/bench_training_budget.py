@@ -88,17 +88,17 @@ def main():
              f"Date {datetime.date.today()}. Command: `python benchmarks/bench_training_budget.py --datasets "
              f"{' '.join(args.datasets)} --archs {args.archs} --seed {args.seed}`. \"auto\" = "
              f"{budget.MIN_UPDATES} updates, at least {budget.AUTO_MIN_EPOCHS} epochs.", "",
-             "| dataset | LDA score / ARI | before: mean score / ARI / epochs / s | auto: mean score / ARI / epochs / s "
-             "| networks above the LDA score (before / auto) |", "|---|---|---|---|---|"]
+             "| dataset | LDA score / ARI | before: mean score / ARI / epochs / s "
+             "| auto: mean score / ARI / epochs / s | networks above the LDA score (before / auto) |",
+             "|---|---|---|---|---|"]
     for name in args.datasets:
         sel = [r for r in rows if r["dataset"] == name]
         lda = next(r for r in sel if r["arm"] == "fixed")
-        cells = []
-        above = []
+        cells, above = [], []
         for arm in ("before", "auto"):
             arm_rows = [r for r in sel if r["arm"] == arm and r["valid"]]
-            cells.append(f"{np.mean([r['score'] for r in arm_rows]):.3f} / {np.mean([r['ari'] for r in arm_rows]):.3f}"
-                         f" / {np.mean([r['epochs'] for r in arm_rows]):.0f} / {np.mean([r['time'] for r in arm_rows]):.1f}")
+            means = [np.mean([r[key] for r in arm_rows]) for key in ("score", "ari", "epochs", "time")]
+            cells.append("{:.3f} / {:.3f} / {:.0f} / {:.1f}".format(*means))
             above.append(f"{sum(r['score'] > lda['score'] for r in arm_rows)} of {len(arm_rows)}")
         lines.append(f"| {name} | {lda['score']:.3f} / {lda['ari']:.3f} | {cells[0]} | {cells[1]} | "
                      f"{' / '.join(above)} |")
