@@ -451,3 +451,19 @@ def test_auto_epochs_give_small_tables_enough_updates_and_large_ones_the_minimum
     assert supernet_epochs("auto") == AUTO_MIN_EPOCHS and supernet_epochs(3) == 3
     with pytest.raises(ValueError, match="positive int or 'auto'"):
         resolve_epochs("many", 500, 512)
+
+
+def test_estimators_resolve_auto_epochs_from_their_rows_and_reject_other_strings():
+    from sknas import NeuralFeatureMap
+    from sknas.cli import _epochs_arg
+    from sknas.training.budget import resolve_epochs
+
+    X = np.random.RandomState(0).randn(60, 3)
+    fmap = NeuralFeatureMap(Architecture((Block("linear", 4),)), n_components=2, batch_size=16, random_state=0,
+                            device="cpu").fit(X)
+    assert fmap.max_epochs == "auto"  # the parameter is left as given
+    assert fmap.net_.max_epochs == resolve_epochs("auto", 60, 16) == 250  # 4 updates an epoch
+    assert len(fmap.net_.history) == 250
+    with pytest.raises(ValueError, match="max_epochs"):
+        NeuralFeatureMap(max_epochs="many").fit(X)
+    assert _epochs_arg("auto") == "auto" and _epochs_arg("7") == 7
