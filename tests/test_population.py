@@ -161,7 +161,8 @@ def test_padding_gets_zero_gradient_and_stays_zero(data):
         assert torch.all(p.detach()[pad] == 0), name
 
 
-def test_population_of_one_matches_train_candidate(data):
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_population_of_one_matches_train_candidate(data, keep):
     X_tr, X_va = data
     # No BatchNorm here: a bias followed by BatchNorm (and the head bias, as the neighbors loss is
     # translation-invariant) has a mathematically zero gradient, and Adam turns its float noise
@@ -169,7 +170,7 @@ def test_population_of_one_matches_train_candidate(data):
     # loss by ~1e-3 relative (checked below with a looser tolerance).
     arch = Architecture((Block("linear", 16, norm="layernorm"), Block("gated", 8, activation="tanh", residual=True),
                          Block("feature_gate", norm="layernorm", activation="silu")))
-    settings = dict(max_epochs=4, batch_size=64, learning_rate=3e-3, weight_decay=1e-5, patience=None)
+    settings = dict(max_epochs=4, batch_size=64, learning_rate=3e-3, weight_decay=1e-5, patience=None, keep=keep)
     (res,) = train_population([arch], "neighbors", X_tr, X_va, n_components=N_COMPONENTS, seed=5, **settings)
     objective = make_objective("neighbors", N_FEATURES, N_COMPONENTS)
     train = objective.prepare(torch.as_tensor(X_tr))
@@ -253,3 +254,16 @@ def test_homogeneous_choices_take_the_unselected_path():
     assert pop.slots[0]["bn_all"] and pop.slots[0]["act_all"] == "gelu"
     x = torch.randn(20, N_FEATURES)
     torch.testing.assert_close(pop.train()(x), torch.stack([n.train()(x) for n in nets]), atol=1e-5, rtol=1e-5)
+
+
+def test_keep_last_trains_every_member_the_whole_budget_like_train_candidate(data):
+    X_tr, X_va = data
+    archs = sample_archs(4, 5)
+    kw = dict(n_components=N_COMPONENTS, max_epochs=4, batch_size=64, seed=3)
+    results = train_population(archs, "neighbors", X_tr, X_va, keep="last", patience=1, **kw)
+    for r in results:
+        assert r.status == "ok" and r.n_epochs == 4 and r.best_epoch == 4 and not r.stopped_early
+        assert [h["valid_loss"] is None for h in r.history] == [True, True, True, False]
+        assert r.best_valid_loss == r.history[-1]["valid_loss"]
+    with pytest.raises(ValueError, match="keep must be"):
+        train_population(archs, "neighbors", X_tr, X_va, keep="first", **kw)

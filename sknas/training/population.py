@@ -624,12 +624,10 @@ def train_population(architectures, objective_name, X_train, X_valid, *, n_compo
     One AdamW over the stacked parameters (Adam is elementwise, so it equals
     one optimiser per candidate); gradient norms are clipped per candidate; a
     member whose loss goes non-finite gets zero gradient from then on and is
-    reported failed.  Early stopping: each member keeps its best-validation
+    reported failed.  Early stopping (``keep="best"``): each member keeps its best-validation
     state; its ``n_epochs`` is where it would have stopped alone; the group
     stops when no member improved for ``patience`` epochs.
     """
-    if keep not in ("best", "last"):
-        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}.")
     if keep not in ("best", "last"):
         raise ValueError(f"keep must be 'best' or 'last', got {keep!r}.")
     if objective_name not in BATCHABLE_OBJECTIVES:
