@@ -25,17 +25,12 @@ Labels are used only to evaluate. One torch thread. Writes benchmarks/results/ar
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
-import sys
-from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 import heldout_data
 from bench_darts import DATASETS
+from result_files import machine_header, write_results
 from scipy.stats import kendalltau
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
@@ -43,8 +38,6 @@ from sklearn.preprocessing import StandardScaler
 from sknas import RandomFeatureSearch
 from sknas.base import SEARCH_DATA_KEYS, _evaluate_candidate, _score_rows, _search_rows
 from sknas.space import Architecture, SearchSpace
-
-RESULTS = Path(__file__).parent / "results"
 
 
 class _Capture(RandomFeatureSearch):
@@ -116,10 +109,8 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = [measure(name, args.archs, args.seeds_per_arch, args.split_seed) for name in args.datasets]
-    lines = [f"Machine: {platform.machine()} CPU, python {sys.version.split()[0]}, torch {torch.__version__}, "
-             f"scikit-learn {sklearn.__version__}, torch threads=1; shared with other jobs. "
-             f"Date {datetime.date.today()}. Command: `python benchmarks/bench_architecture_signal.py "
-             f"--archs {args.archs} --seeds-per-arch {args.seeds_per_arch} --split-seed {args.split_seed}`.", "",
+    lines = [machine_header(f"python benchmarks/bench_architecture_signal.py --archs {args.archs} "
+                            f"--seeds-per-arch {args.seeds_per_arch} --split-seed {args.split_seed}"), "",
              "| dataset | archs | ICC score | ICC ARI | tau (arch means) | tau (within arch) | ARI sd between archs "
              "| ARI sd within arch | oracle gain | mean ARI | best network score | LDA score / ARI "
              "| raw score / ARI |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -129,10 +120,7 @@ def main():
                      f"{r['seed_sd_ari']:.3f} | {r['oracle_gain']:+.3f} | {r['mean_ari']:.3f} | "
                      f"{r['max_score']:.3f} | {r['lda'][0]:.3f} / {r['lda'][1]:.3f} | "
                      f"{r['identity'][0]:.3f} / {r['identity'][1]:.3f} |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.out}.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / f"{args.out}.json").write_text(json.dumps(rows, indent=1, default=str))
-    print("\n".join(lines))
+    write_results(args.out, lines, rows)
 
 
 if __name__ == "__main__":

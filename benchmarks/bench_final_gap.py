@@ -19,25 +19,19 @@ Labels are used only to evaluate. One torch thread. Writes benchmarks/results/fi
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
-import sys
-from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 from bench_darts import DATASETS
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
+from result_files import machine_header, write_results
 from sklearn.utils import check_random_state
 
 from sknas import BayesFeatureSearch, NeuralFeatureMap, RandomFeatureSearch, RLFeatureSearch
 from sknas.base import _score_rows, _search_rows
 
-RESULTS = Path(__file__).parent / "results"
 ARMS = {"random": RandomFeatureSearch, "rl": RLFeatureSearch, "bayes": BayesFeatureSearch}
 
 
@@ -82,10 +76,8 @@ def main():
                 rows.append(row)
                 print(f"{name} seed {seed} {arm}: final {row['final_ari']:.3f} candidate {row['candidate_ari']:.3f} "
                       f"retrained {np.mean(row['retrained_ari']):.3f}  {row['architecture']}", flush=True)
-    lines = [f"Machine: {platform.machine()} CPU, python {sys.version.split()[0]}, torch {torch.__version__}, "
-             f"scikit-learn {sklearn.__version__}, torch threads=1; shared with other jobs. "
-             f"Date {datetime.date.today()}. Command: `python benchmarks/bench_final_gap.py` "
-             f"(seeds {args.seeds}, max_trials={args.max_trials}, retrains={args.retrains}).", "",
+    lines = [machine_header("python benchmarks/bench_final_gap.py",
+                            f"(seeds {args.seeds}, max_trials={args.max_trials}, retrains={args.retrains})"), "",
              "| dataset | method | final ARI (mean) | picked candidate ARI (scoring rows) | retrained ARI mean +- std "
              "(choice without final luck) | picks |", "|---|---|---|---|---|---|"]
     for name in args.datasets:
@@ -96,10 +88,7 @@ def main():
             lines.append(f"| {name} | {arm} | {np.mean([r['final_ari'] for r in sel]):.3f} | "
                          f"{np.mean([r['candidate_ari'] for r in sel]):.3f} | {retrained.mean():.3f} +- "
                          f"{retrained.std():.3f} | {n_lda} of {len(sel)} LDA |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "final_gap.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "final_gap.json").write_text(json.dumps(rows, indent=1, default=str))
-    print("\n".join(lines))
+    write_results("final_gap", lines, rows)
 
 
 if __name__ == "__main__":

@@ -18,17 +18,12 @@ network that trained 40 one-update epochs cannot compete with the LDA map.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
-import sys
-from pathlib import Path
 
 import numpy as np
-import sklearn
 import torch
 from bench_architecture_signal import _Capture
 from bench_darts import DATASETS
+from result_files import machine_header, write_results
 from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
@@ -38,7 +33,6 @@ from sknas.base import _evaluate_candidate, _score_rows, _search_rows
 from sknas.space import Architecture, SearchSpace
 from sknas.training import budget
 
-RESULTS = Path(__file__).parent / "results"
 _ORIGINAL_TRAIN = _base.train_candidate
 
 
@@ -83,11 +77,9 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(1)
     rows = [row for name in args.datasets for row in measure(name, args.archs, args.seed)]
-    lines = [f"Machine: {platform.machine()} CPU, python {sys.version.split()[0]}, torch {torch.__version__}, "
-             f"scikit-learn {sklearn.__version__}, torch threads=1; shared with other jobs. "
-             f"Date {datetime.date.today()}. Command: `python benchmarks/bench_training_budget.py --datasets "
-             f"{' '.join(args.datasets)} --archs {args.archs} --seed {args.seed}`. \"auto\" = "
-             f"{budget.MIN_UPDATES} updates, at least {budget.AUTO_MIN_EPOCHS} epochs.", "",
+    lines = [machine_header(f"python benchmarks/bench_training_budget.py --datasets {' '.join(args.datasets)} "
+                            f"--archs {args.archs} --seed {args.seed}",
+                            f"(\"auto\" = {budget.MIN_UPDATES} updates, at least {budget.AUTO_MIN_EPOCHS} epochs)"), "",
              "| dataset | LDA score / ARI | before: mean score / ARI / epochs / s "
              "| auto: mean score / ARI / epochs / s | networks above the LDA score (before / auto) |",
              "|---|---|---|---|---|"]
@@ -102,10 +94,7 @@ def main():
             above.append(f"{sum(r['score'] > lda['score'] for r in arm_rows)} of {len(arm_rows)}")
         lines.append(f"| {name} | {lda['score']:.3f} / {lda['ari']:.3f} | {cells[0]} | {cells[1]} | "
                      f"{' / '.join(above)} |")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "training_budget.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "training_budget.json").write_text(json.dumps(rows, indent=1, default=str))
-    print("\n".join(lines))
+    write_results("training_budget", lines, rows)
 
 
 if __name__ == "__main__":
