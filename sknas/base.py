@@ -377,14 +377,18 @@ def _train_and_score(record, architecture, seed, data, settings):
         valid = objective.prepare(torch.as_tensor(_contiguous(data["X_valid"]), device=device), data["y_valid"])
         # Trained like the final network (the whole budget, last weights: keep="last"), so the score
         # judges what the final training will produce.
-        result = train_candidate(encoder, objective, train, valid, batch_size=settings["batch_size"],
-                                 max_epochs=resolve_epochs(settings["max_epochs"], len(train), settings["batch_size"]),
-                                 learning_rate=settings["learning_rate"], weight_decay=_WEIGHT_DECAY,
-                                 max_time=settings["max_time"], keep="last")
+        result = train_candidate(encoder, objective, train, valid, max_epochs=candidate_epochs(data, settings),
+                                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
+                                 weight_decay=_WEIGHT_DECAY, max_time=settings["max_time"], keep="last")
         X_score = torch.as_tensor(_contiguous(data.get("X_score", data["X_valid"])), device=device)
         Z = embed(encoder, X_score).cpu().numpy().astype(np.float64)
     validation_loss = result.best_valid_loss if result.n_epochs else math.nan
     score_candidate(record, Z, validation_loss, result.n_epochs, data, settings)
+
+
+def candidate_epochs(data, settings):
+    """Epochs a candidate trains on its training rows (``settings["max_epochs"]``, "auto" resolved)."""
+    return resolve_epochs(settings["max_epochs"], len(data["X_train"]), settings["batch_size"])
 
 
 def score_candidate(record, Z, validation_loss, n_epochs, data, settings):

@@ -16,9 +16,8 @@ import numpy as np
 from joblib import parallel_config
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import _WEIGHT_DECAY, BaseFeatureSearch, finish_record, score_candidate
+from ..base import _WEIGHT_DECAY, BaseFeatureSearch, candidate_epochs, finish_record, score_candidate
 from ..space import genotype_distance
-from ..training import resolve_epochs
 from ..training.population import can_batch, train_population
 
 
@@ -258,8 +257,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
             results = train_population(
                 [candidates[i] for i in batchable], settings["objective"], data["X_train"], data["X_valid"],
                 X_embed=data.get("X_score"),
-                n_components=settings["n_components"], keep="last",
-                max_epochs=resolve_epochs(settings["max_epochs"], len(data["X_train"]), settings["batch_size"]),
+                n_components=settings["n_components"], keep="last", max_epochs=candidate_epochs(data, settings),
                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
                 weight_decay=_WEIGHT_DECAY, patience=None, seed=[seeds[i] for i in batchable],
                 device=settings["device"], max_time=settings["max_time"])
