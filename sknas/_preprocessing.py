@@ -21,6 +21,11 @@ from .space.categorical import CategoricalLayout
 
 #: The category that missing values (None, NaN, pd.NA) of a categorical column form.
 MISSING_CATEGORY = "<missing>"
+#: The hot entry of a categorical column's indicator block: 1/sqrt(2), so that two rows in different
+#: categories are at squared distance 1 -- what a 0/1 flag column (:class:`Standardizer`) puts between
+#: its two values. With 1.0, a yes/no column given as strings weighed twice the same column given as 0/1,
+#: and its gap-with-nothing-between made it the split KMeans and the silhouette lock onto (docs/selection.md).
+INDICATOR_VALUE = float(np.sqrt(0.5))
 
 
 def reject_non_numeric_columns(X):
@@ -241,14 +246,16 @@ class TabularEncoder:
     one-hot columns would give a rare category a huge value
     (``sqrt((1 - p) / p)``) that swamps the numeric columns.  Plain 0/1
     indicators make two rows that differ in a categorical column as far apart
-    (squared distance 2) as two random rows of a standardised numeric column
-    are on average.  The network does not read the indicators as numbers: it
+    (squared distance 1) as two rows that differ in a 0/1 flag column.  The network does not read the indicators as numbers: it
     turns each block back into a code and embeds it.
 
     An unseen category at transform is an error naming the column and the
     values (``handle_unknown="error"``) or an all-zero block
     (``"ignore"``), which the network maps to its reserved "unknown"
     embedding row (zeros, never trained).
+
+    The hot entry is :data:`INDICATOR_VALUE` (1/sqrt(2)), not 1: a category
+    change then costs squared distance 1, as a 0/1 flag column's change does.
     """
 
     def __init__(self, feature_names):
@@ -270,7 +277,7 @@ class TabularEncoder:
         out[:, :self.layout.n_numeric] = self.numeric_.transform(X.numeric)
         for start, column in zip(self.layout.offsets, codes.T):
             known = np.flatnonzero(column >= 0)
-            out[known, start + column[known]] = 1.0  # unknown rows keep an all-zero block
+            out[known, start + column[known]] = INDICATOR_VALUE  # unknown rows keep an all-zero block
         return out
 
     def _unseen(self, categorical, codes):

@@ -34,9 +34,13 @@ from .checkpoint import NullJournal, SearchJournal
 from .faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes, summarize_failures
 from .provenance import record_provenance
 from .evaluation import (
+    MAX_LABELLED_ROWS,
     SCORINGS,
     SELECTION_SCORINGS,
     cluster_labels,
+    RESTATEMENT_NMI,
+    column_restatement,
+    discrete_columns,
     efficiency_report,
     resolve_scoring,
     score_embedding,
@@ -146,8 +150,9 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self._standardizer = make_encoder(X, self).fit(X)  # numeric rows, or numeric + categorical indicators
         Xs = self._standardizer.transform(X)
         train_idx, valid_idx = _search_rows(*self._split(len(Xs), rng))
+        score_rows = _score_rows(train_idx, valid_idx)
         context = {
-            "X_train": Xs[train_idx], "X_valid": Xs[valid_idx], "X_score": Xs[_score_rows(train_idx, valid_idx)],
+            "X_train": Xs[train_idx], "X_valid": Xs[valid_idx], "X_score": Xs[score_rows], "score_rows": score_rows,
             "y_train": None if y is None else y[train_idx], "y_valid": None if y is None else y[valid_idx],
             "rng": rng, "start": start, "X": X,  # X: the validated rows, for init="zoo"'s meta-features
         }
@@ -402,9 +407,12 @@ def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
                                  X=data.get("X_score", data["X_valid"]), validation_loss=validation_loss,
                                  random_state=record["seed"])
         labels = cluster_labels(Z, settings["n_clusters"]) if scored.valid else None
+    # The embedding of the labelled rows stays with the record until the search has picked its winner: the
+    # cross-space judge scores every candidate's partition in every other candidate's space (then dropped).
+    embedding = np.asarray(Z[:MAX_LABELLED_ROWS], dtype=np.float32) if scored.valid else None
     record.update(score=scored.score, valid=scored.valid, reason=scored.reason, validation_loss=validation_loss,
                   n_epochs=n_epochs, neighbor_preservation=scored.details.get("neighbor_preservation"),
-                  labels=labels, separability=scored.details.get("separability"))
+                  labels=labels, separability=scored.details.get("separability"), embedding=embedding)
     return record
 
 
@@ -537,17 +545,43 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                           f"Reasons: {sorted({r['reason'] for r in ok})}", RuntimeWarning, stacklevel=3)
         pool = valid or ok
         if valid:
-            for record, value in zip(valid, selection_scores(valid, self._scoring())):
+            for record, value in zip(valid, self._selection_scores(valid, context)):
                 record["selection_score"] = float(value)
-            best = _prefer_fixed_map(max(valid, key=lambda r: r["selection_score"]), valid, self._scoring())
+            self._mark_restatements(valid, context)
+            # A partition that restates one input column is what a group-by gives: it may win only when
+            # every candidate's does (docs/selection.md).
+            winners = [r for r in valid if not r["restates_column"]] or valid
+            best = _prefer_fixed_map(max(winners, key=lambda r: r["selection_score"]), winners, self._scoring())
         else:
             best = pool[0]
+        for record in history:  # the judge is done with the embeddings; the history stays small to pickle
+            record.pop("embedding", None)
         self.search_history_ = history
         self.best_score_ = best.get("selection_score", best["score"])
         self.runner_ups_ = self._runner_ups(best, valid)
         self.n_trials_ = len(history)
         self.pareto_front_ = pareto_front(history)
         return best["architecture"]
+
+    def _selection_scores(self, valid, context):
+        """One score per valid record to pick the winner by (higher is better)."""
+        return selection_scores(valid, self._scoring(), X=context.get("X_score"))
+
+    def _mark_restatements(self, valid, context):
+        """Record in each valid record which discrete input column its partition restates most (NMI), and
+        whether that makes it a restatement (NMI >= RESTATEMENT_NMI: a group-by, not a discovery)."""
+        X = np.asarray(context["X_score"])[:MAX_LABELLED_ROWS]
+        columns = discrete_columns(X, self._standardizer.layout, self._encoded_column_names())
+        for record in valid:
+            nmi, column = column_restatement(record["labels"], columns)
+            record.update(column_nmi=nmi, closest_column=column, restates_column=nmi >= RESTATEMENT_NMI)
+
+    def _encoded_column_names(self):
+        """Input column names in the encoded order: numeric columns first, then categorical ones."""
+        names = getattr(self, "feature_names_in_", None)
+        names = [str(n) for n in names] if names is not None else [f"x{j}" for j in range(self.n_features_in_)]
+        mask = self.is_categorical_ if self.is_categorical_ is not None else np.zeros(len(names), dtype=bool)
+        return [n for n, c in zip(names, mask) if not c] + [n for n, c in zip(names, mask) if c]
 
     def _selectable(self, record):
         """Whether a valid record may win the search (a strategy scoring partly trained candidates restricts it)."""

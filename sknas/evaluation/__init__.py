@@ -11,7 +11,8 @@ from .scores import (
     score_embedding,
     separability,
 )
-from .selection import SELECTION_SCORINGS, cluster_labels, consensus_scores, selection_scores
+from .judge import RESTATEMENT_NMI, column_restatement, cross_space_scores, discrete_columns
+from .selection import MAX_LABELLED_ROWS, SELECTION_SCORINGS, cluster_labels, consensus_scores, selection_scores
 
 __all__ = [
     "AUTO_SCORING",
@@ -24,6 +25,11 @@ __all__ = [
     "count_parameters",
     "measure_latency_ms",
     "efficiency_report",
+    "MAX_LABELLED_ROWS",
+    "RESTATEMENT_NMI",
+    "column_restatement",
+    "cross_space_scores",
+    "discrete_columns",
     "SELECTION_SCORINGS",
     "cluster_labels",
     "consensus_scores",

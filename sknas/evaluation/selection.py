@@ -21,8 +21,10 @@ from scipy.stats import rankdata
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
+from .judge import cross_space_scores
+
 #: Scorings decided on the whole pool of candidates, after the search.
-SELECTION_SCORINGS = ("consensus", "silhouette+consensus")
+SELECTION_SCORINGS = ("consensus", "silhouette+consensus", "cross_space")
 #: Rows of the validation split whose cluster labels are kept per candidate.
 MAX_LABELLED_ROWS = 2000
 
@@ -55,11 +57,18 @@ def consensus_scores(label_sets):
     return (agreement.sum(axis=1) - 1.0) / (n - 1)
 
 
-def selection_scores(records, scoring):
-    """Scores to rank ``records`` (valid candidates with ``score`` and ``labels``) by; higher is better."""
+def selection_scores(records, scoring, X=None):
+    """Scores to rank ``records`` (valid candidates with ``score`` and ``labels``) by; higher is better.
+
+    ``"cross_space"`` judges every record's ``labels`` in every record's ``embedding`` and in the input
+    rows ``X`` (the labelled rows, encoded): :func:`sknas.evaluation.judge.cross_space_scores`.
+    """
     scores = np.array([r["score"] for r in records], dtype=float)
     if scoring not in SELECTION_SCORINGS:
         return scores
+    if scoring == "cross_space":
+        spaces = [r["embedding"] for r in records] + ([] if X is None else [np.asarray(X)[:MAX_LABELLED_ROWS]])
+        return cross_space_scores([r["labels"] for r in records], spaces)
     consensus = consensus_scores([r["labels"] for r in records])
     if scoring == "consensus":
         return consensus

@@ -94,6 +94,14 @@ class CategoricalEmbedding(nn.Module):
         self.embeddings = nn.ModuleList(nn.Embedding(card + 1, width, padding_idx=0)
                                         for card, width in zip(layout.cardinalities,
                                                                layout.embedding_widths(embedding_dim)))
+        for embedding in self.embeddings:
+            # torch's N(0, 1) start put two categories of a width-w embedding at expected squared distance
+            # 2w (6 for a yes/no column at the "auto" width 3) against 2 for two rows of a standardised
+            # numeric column, so one categorical column dominated every network from its first step.
+            # std 1/sqrt(2w) starts every column at expected squared distance 1 (a 0/1 flag's).
+            with torch.no_grad():
+                embedding.weight.normal_(0.0, (2.0 * embedding.embedding_dim) ** -0.5)
+                embedding.weight[0].zero_()  # the reserved "unknown" row stays zero
 
     def forward(self, x):
         parts = [x[:, :self.n_numeric]]

