@@ -4,7 +4,7 @@ Reads the pools of ``judge_pools.py`` (every valid candidate of a default search
 labels of the labelled scoring rows, its own-space scores, the true classes of those rows) and asks each
 judge which candidate it would pick. Per judge: Kendall tau of its scores with the candidates' true ARI,
 regret = ARI(best candidate of the pool) - ARI(picked candidate), how often it picks a partition that
-restates one discrete input column (NMI >= 0.8), and the share of tables it picks the pool's best on.
+restates one discrete input column (NMI >= ``RESTATEMENT_NMI``), and the share of tables it picks the pool's best on.
 Means come with 95% bootstrap intervals over (table, seed) pools (``rliable``-style stratified bootstrap:
 tables resampled, then seeds within them). Labels are used only to evaluate.
 
@@ -14,7 +14,6 @@ tables resampled, then seeds within them). Labels are used only to evaluate.
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import platform
 from pathlib import Path
@@ -98,6 +97,8 @@ def evaluate(pool, judge, restated, drop_restating):
     trivial = restated[idx] >= RESTATEMENT_NMI
     pickable = ~trivial if drop_restating and (~trivial).any() else np.ones(len(records), dtype=bool)
     pick = int(np.flatnonzero(pickable)[np.argmax(scores[pickable])])
+    if drop_restating:  # the judge's ranking: restating partitions after every other one
+        scores = np.where(pickable, scores, scores.min() - 1.0 - (scores.max() - scores))
     tau = kendalltau(scores, ari).statistic if len(records) > 2 and np.ptp(ari) > 0 else np.nan
     return {"tau": float(tau) if np.isfinite(tau) else np.nan, "regret": float(ari.max() - ari[pick]),
             "picked_ari": float(ari[pick]), "best_ari": float(ari.max()), "restates": bool(trivial[pick]),

@@ -8,7 +8,6 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import KMeans
-from sklearn.metrics import silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import check_random_state
@@ -17,6 +16,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._preprocessing import Standardizer, _is_numeric_dtype
 from .base import BaseNeuralTransformer
+from .evaluation.judge import discrete_columns
+from .evaluation.k_choice import choose_k
 from .neural_map import NeuralFeatureMap
 from .provenance import record_provenance
 from .search.bayes import BayesFeatureSearch
@@ -58,18 +59,18 @@ default="random"
     clusterer : {"kmeans", "gmm"}, default="kmeans"
         ``KMeans`` or ``GaussianMixture`` (full covariance) on the embedding.
     n_clusters : int or "auto", default="auto"
-        Number of segments.  ``"auto"`` tries every k in ``cluster_range`` and
-        keeps the one whose segments have the highest silhouette *in the
-        standardised input space* (numbers standardised, one-hot categories as
-        0/1), on up to 2,000 rows: a label-free criterion that compares k's
-        and does not depend on the embedding's own scale.  The search itself
-        needs a k (for its label-free score and its discriminant map): it runs
-        with the middle of ``cluster_range``, and the final k is then chosen by
-        clustering the learned embedding.  (One quick run each, one seed:
-        choosing the search's k on the raw input picked k=2 on
-        ``make_customers``, whose segments the raw columns hide, ARI 0.00 on
-        600 rows; the middle of the range, then k=4 chosen on the embedding,
-        ARI 0.42 on 1,000 rows.)  The scores are in ``k_scores_``.
+        Number of segments.  ``"auto"`` tries every k in ``cluster_range``: the
+        search runs with the middle of the range (it needs a k for its
+        label-free score and its discriminant map), then the learned embedding
+        is segmented at every k and the k whose segments have the best
+        silhouette *in the embedding* wins among the admissible ones: the
+        smallest segment holds at least 2% of the rows, and the segments do
+        not restate one discrete input column (a yes/no flag, a category, a
+        count with few values: normalised mutual information below
+        ``sknas.evaluation.judge.RESTATEMENT_NMI``). Segments a group-by
+        would give are not a discovery. Measured against silhouette-KMeans on
+        the input (``benchmarks/results/k_choice*.md``). The evidence per k
+        is in ``k_evidence_``.
     cluster_range : tuple of (int, int), default=(2, 10)
         Smallest and largest k tried by ``n_clusters="auto"``.
     n_components : int, default=8
@@ -109,7 +110,10 @@ default="random"
     n_clusters_ : int
         Number of segments.
     k_scores_ : dict
-        ``{k: silhouette in the input space}`` when ``n_clusters="auto"``.
+        ``{k: silhouette in the embedding}`` when ``n_clusters="auto"``.
+    k_evidence_ : dict
+        ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column",
+        "admissible"}}`` when ``n_clusters="auto"``: why each k was or was not chosen.
     labels_ : ndarray of shape (n_samples,)
         Segment of every training row (aligned ids).
     segment_ids_ : ndarray
@@ -233,7 +237,7 @@ default="random"
         return np.hstack([numeric, onehot]), numeric, frame
 
     def _selection_space(self, Xe, n_numeric):
-        """Rows in which ``n_clusters="auto"`` judges segments: standardised numbers, 0/1 categories."""
+        """The table as the classical recipes of the report see it: standardised numbers, 0/1 categories."""
         out = np.array(Xe, dtype=np.float64)
         out[:, :n_numeric] = self._input_scaler.transform(Xe[:, :n_numeric])
         return out
@@ -267,16 +271,22 @@ default="random"
         high = min(high, n_rows - 1)
         return list(range(min(low, high), high + 1)) if high >= 2 else [1]
 
-    def _choose_k(self, Z, space, candidates, seed):
-        """The k of ``candidates`` whose clustering of ``Z`` has the best silhouette in ``space``."""
+    def _choose_k(self, Z, columns, candidates, seed):
+        """The k of ``candidates`` chosen on the embedding ``Z`` (:func:`sknas.evaluation.k_choice.choose_k`)."""
         rng = check_random_state(seed)
         rows = rng.choice(len(Z), min(len(Z), _K_SELECTION_ROWS), replace=False)
-        scores = {}
-        for k in candidates:
-            labels = self._make_clusterer(k, seed).fit(Z).predict(Z[rows])
-            n_labels = len(np.unique(labels))
-            scores[k] = float(silhouette_score(space[rows], labels)) if 1 < n_labels < len(rows) else -1.0
-        return max(scores, key=lambda k: (scores[k], -k)), scores
+        labelings = {k: self._make_clusterer(k, seed).fit(Z).predict(Z[rows]) for k in candidates}
+        k, evidence = choose_k(Z[rows], candidates, labelings, {n: c[rows] for n, c in columns.items()})
+        return k, evidence
+
+    def _discrete_columns(self, numeric, frame):
+        """The table's discrete columns as codes: categorical columns, and numeric ones with few values."""
+        names = list(frame.columns) if frame is not None else [f"x{i}" for i in range(numeric.shape[1])]
+        numeric_names = [n for n, is_num in zip(names, self._numeric_mask) if is_num]
+        out = discrete_columns(numeric, None, numeric_names)
+        for name in self.categorical_columns_:
+            out[str(name)] = np.unique(frame[name].astype(str).to_numpy(), return_inverse=True)[1]
+        return out
 
     def fit(self, X, y=None):
         """Learn the preprocessing, the feature map and the segments of ``X``.
@@ -297,8 +307,7 @@ default="random"
         Xe, numeric, frame = self._encode(X, reset=True)
         self.categorical_columns_ = [] if frame is None else \
             [c for c, is_num in zip(frame.columns, self._numeric_mask) if not is_num]
-        self._input_scaler = Standardizer().fit(numeric)
-        space = self._selection_space(Xe, numeric.shape[1])
+        self._input_scaler = Standardizer().fit(numeric)  # for the report's classical recipes
         seed = rng.randint(2**31 - 1)
         candidates = self._k_candidates(len(Xe))
         k0 = candidates[(len(candidates) - 1) // 2]  # the search's k; the final one is chosen on its embedding
@@ -316,10 +325,11 @@ default="random"
         self.search_.fit(search_input)
         Z = self.search_.transform(search_input).astype(np.float64)
 
-        self.k_scores_ = {}
+        self.k_scores_, self.k_evidence_ = {}, {}
         k = k0
         if len(candidates) > 1:
-            k, self.k_scores_ = self._choose_k(Z, space, candidates, seed)
+            k, self.k_evidence_ = self._choose_k(Z, self._discrete_columns(numeric, frame), candidates, seed)
+            self.k_scores_ = {c: e["silhouette"] for c, e in self.k_evidence_.items()}
         self.n_clusters_ = k
         self.clusterer_ = self._make_clusterer(k, seed).fit(Z)
         raw = self.clusterer_.predict(Z)

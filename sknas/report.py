@@ -218,10 +218,15 @@ def build_report(segmenter, X, title="sknas segmentation report"):
         parts.append(f"<div>{_img(profile_png, 'segment profiles')}</div>")
     parts.append("</div>")
     parts.append(segmenter.segment_profiles_.to_html(float_format=lambda v: f"{v:.4g}", border=0))
-    if segmenter.k_scores_:
-        parts.append("<p class='note'>Number of segments chosen label-free: silhouette in the standardised input "
-                     "space for each k tried.</p>")
-        parts.append(_table([(k, v) for k, v in segmenter.k_scores_.items()], header=["k", "silhouette"]))
+    evidence = getattr(segmenter, "k_evidence_", None) or {}
+    if evidence:
+        parts.append("<p class='note'>Number of segments chosen label-free: the best silhouette in the learned "
+                     "embedding among the admissible k (smallest segment at least 2% of rows, segments that do not "
+                     "restate one input column).</p>")
+        parts.append(_table([(k, e["silhouette"], e["smallest_share"], e["column_nmi"], e["closest_column"] or "",
+                              "yes" if e["admissible"] else "no") for k, e in evidence.items()],
+                            header=["k", "silhouette", "smallest share", "NMI with closest column", "column",
+                                    "admissible"]))
 
     parts.append("<h2>Search</h2><div class='grid'>")
     if hasattr(search, "search_history_"):  # NeuralFeatureMap (method="none") searches nothing

@@ -32,7 +32,10 @@ def table():
     frame = pd.DataFrame({
         "spend": rng.gamma(2.0, 50.0, n) + 300 * segment,
         "visits": rng.poisson(3, n).astype(float) + 5 * segment,
-        "channel": pd.Categorical(np.array(["web", "store", "app"])[segment]),
+        # The channel follows the segment for half the rows: were it the segment, the segments would restate
+        # one column, which a search keeps out of its answer (a group-by is not a discovery).
+        "channel": pd.Categorical(np.array(["web", "store", "app"])[np.where(rng.rand(n) < 0.5, segment,
+                                                                             rng.randint(3, size=n))]),
         "region": rng.choice(["north", "south"], n).astype(object),
         "age": pd.array(rng.randint(20, 70, n), dtype="Int64"),
     })
@@ -56,7 +59,7 @@ def test_mixed_table_and_profiles(table):
     assert profile["visits"].iloc[0] == np.median(frame["visits"][first])
     assert profile["channel"].iloc[0] == frame["channel"][first].mode().iloc[0]
     np.testing.assert_array_equal(seg.predict(frame), seg.labels_)
-    assert adjusted_rand_score(segment, seg.labels_) > 0.5
+    assert adjusted_rand_score(segment, seg.labels_) > 0.4  # the numbers carry the segments; half the channel
     new = frame.head(4).copy()
     new["region"] = ["unseen", "north", "south", "north"]  # unseen categories: all-zero indicators
     assert seg.predict(new).shape == (4,)

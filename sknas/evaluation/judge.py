@@ -31,9 +31,13 @@ CROSS_SPACE_ROWS = 1000
 DIP_ROWS = 300
 #: A space is admissible when the dip test rejects unimodal distances at this level.
 DIP_ALPHA = 0.05
-#: A partition restates a column when their normalised mutual information reaches this. At 0.8 a
-#: k=2 partition agrees with a balanced yes/no column on about 97% of the rows.
-RESTATEMENT_NMI = 0.8
+#: A partition restates a column when their normalised mutual information reaches this: a k=2 partition
+#: then agrees with a balanced yes/no column on about 95% of the rows. 0.7 rather than the 0.8 a reader
+#: would call "restates" because the judge sees at most 2,000 rows and a candidate's own KMeans labels, and
+#: such a NMI scatters by a few hundredths from the final segments' on the whole table (penguins: 0.7996 and
+#: 0.81 for candidates that split by the same column). No development table's true classes come above 0.5
+#: (``benchmarks/results/judges_dev.md``).
+RESTATEMENT_NMI = 0.7
 #: A numeric column with at most this many distinct values is discrete (a count, a rating, a flag).
 MAX_DISCRETE_VALUES = 10
 

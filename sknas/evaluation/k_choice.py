@@ -1,0 +1,186 @@
+"""Evidence for the number of segments, label-free (``AutoSegmenter(n_clusters="auto")``).
+
+The silhouette, used alone, favours k = 2 on most real tables: two halves are always far apart on
+average. The rules here ask instead whether the segments at k are *reproducible*:
+
+- ``prediction_strength`` (Tibshirani & Walther 2005): cluster two halves of the rows separately; at the
+  right k, the centroids fitted on one half put the other half's co-clustered pairs together again. The
+  strength of k is its worst cluster's share of such pairs; the rule keeps the largest k whose strength
+  reaches :data:`PREDICTION_STRENGTH_THRESHOLD`.
+- ``stability``: mean ARI between KMeans fits on random halves, all rows predicted; the largest wins.
+- ``cross_space``: mean ARI between the KMeans partitions of the same rows in several spaces (the candidate
+  embeddings of a search and the input): structure that independent maps agree on at k.
+- ``bic``: a Gaussian mixture's BIC in the embedding; the smallest wins.
+
+Which rule ``AutoSegmenter`` uses, and why, is measured in ``benchmarks/results/k_choice*.md``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from itertools import combinations
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
+from sklearn.mixture import GaussianMixture
+
+#: A k is reproducible when its worst cluster keeps at least this share of co-clustered pairs.
+PREDICTION_STRENGTH_THRESHOLD = 0.8
+#: Half-splits per k.
+N_SPLITS = 4
+
+
+def _kmeans(Z, k, seed):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return KMeans(k, n_init=3, random_state=seed).fit(Z)
+
+
+def _halves(n, rng):
+    order = rng.permutation(n)
+    return order[: n // 2], order[n // 2:]
+
+
+def prediction_strength(Z, k, random_state=0, n_splits=N_SPLITS):
+    """Mean over half-splits of the worst test cluster's share of pairs kept together by the train centroids."""
+    rng = np.random.RandomState(random_state)
+    values = []
+    for _ in range(n_splits):
+        train, test = _halves(len(Z), rng)
+        if min(len(train), len(test)) <= k:
+            return 0.0
+        seed = rng.randint(2**31 - 1)
+        by_train = _kmeans(Z[train], k, seed).predict(Z[test])
+        test_labels = _kmeans(Z[test], k, seed).labels_
+        worst = 1.0
+        for c in np.unique(test_labels):
+            members = by_train[test_labels == c]
+            n = len(members)
+            if n < 2:
+                continue
+            counts = np.bincount(members)
+            worst = min(worst, float((counts * (counts - 1)).sum() / (n * (n - 1))))
+        values.append(worst)
+    return float(np.mean(values))
+
+
+def stability(Z, k, random_state=0, n_splits=N_SPLITS):
+    """Mean ARI between the predictions of KMeans fitted on two random halves of ``Z``."""
+    rng = np.random.RandomState(random_state)
+    values = []
+    for _ in range(n_splits):
+        a, b = _halves(len(Z), rng)
+        seed = rng.randint(2**31 - 1)
+        values.append(adjusted_rand_score(_kmeans(Z[a], k, seed).predict(Z), _kmeans(Z[b], k, seed).predict(Z)))
+    return float(np.mean(values))
+
+
+def cross_space_agreement(spaces, k, random_state=0):
+    """Mean pairwise ARI of the KMeans(k) partitions of the same rows in each space."""
+    labels = [_kmeans(np.asarray(Z, dtype=np.float64), k, random_state).labels_ for Z in spaces]
+    return float(np.mean([adjusted_rand_score(a, b) for a, b in combinations(labels, 2)]))
+
+
+def bic(Z, k, random_state=0):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(GaussianMixture(k, covariance_type="full", reg_covar=1e-4, random_state=random_state)
+                     .fit(Z).bic(Z))
+
+
+def k_evidence(Z, ks, spaces=None, random_state=0):
+    """Every rule's evidence per k and its choice: ``{rule: {"k": chosen, "per_k": {k: value}}}``.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_rows, n_dims)
+        The embedding to segment.
+    ks : sequence of int
+        Candidate numbers of segments (each >= 2).
+    spaces : list of ndarray, default=None
+        Further spaces of the same rows for ``cross_space`` (omitted when None or fewer than 2 in all).
+    random_state : int, default=0
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = np.vstack([rng.normal(c, 0.5, (60, 2)) for c in ((0, 0), (6, 0), (0, 6), (6, 6))])
+    >>> k_evidence(Z, range(2, 7))["prediction_strength"]["k"]
+    4
+    """
+    Z = np.asarray(Z, dtype=np.float64)
+    ks = [int(k) for k in ks]
+    out = {}
+    strength = {k: prediction_strength(Z, k, random_state) for k in ks}
+    passing = [k for k in ks if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
+    out["prediction_strength"] = {"k": max(passing) if passing else min(ks), "per_k": strength}
+    stab = {k: stability(Z, k, random_state) for k in ks}
+    out["stability"] = {"k": max(stab, key=lambda k: (stab[k], -k)), "per_k": stab}
+    b = {k: bic(Z, k, random_state) for k in ks}
+    out["bic"] = {"k": min(b, key=b.get), "per_k": b}
+    if spaces is not None and len(spaces) >= 2:
+        agree = {k: cross_space_agreement(spaces, k, random_state) for k in ks}
+        out["cross_space"] = {"k": max(agree, key=lambda k: (agree[k], -k)), "per_k": agree}
+    return out
+
+
+#: A segment smaller than this share of the rows is not worth acting on: such a k is not chosen.
+MIN_SEGMENT_SHARE = 0.02
+
+
+def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, restatement_nmi=None):
+    """The k of ``ks`` whose segments of ``Z`` have the best silhouette in ``Z``, among the admissible ones.
+
+    A k is admissible when its smallest segment holds at least ``min_share`` of the rows and its
+    segments do not restate one discrete input column (NMI below ``restatement_nmi`` with every one of
+    ``columns``, ``{name: codes}``). When no k is admissible, every k competes.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n_rows, n_dims)
+        The rows to judge in (the learned embedding).
+    ks : sequence of int
+    labelings : dict
+        ``{k: labels of the rows of Z}`` (the clusterer's segments at each k).
+    columns : dict or None, default=None
+        Discrete input columns of the same rows (``sknas.evaluation.judge.discrete_columns``).
+    min_share : float, default=0.02
+    restatement_nmi : float or None, default=None
+        None: :data:`sknas.evaluation.judge.RESTATEMENT_NMI`.
+
+    Returns
+    -------
+    k : int
+    evidence : dict
+        ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column", "admissible"}}``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = np.vstack([rng.normal(c, 0.4, (50, 2)) for c in ((0, 0), (0, 5), (9, 0), (9, 5))])
+    >>> flag = (Z[:, 0] > 4.5).astype(int)   # a yes/no column that is the k=2 split
+    >>> labelings = {k: KMeans(k, n_init=3, random_state=0).fit_predict(Z) for k in (2, 3, 4, 5)}
+    >>> k, evidence = choose_k(Z, (2, 3, 4, 5), labelings, {"flag": flag})
+    >>> k, evidence[2]["admissible"], round(evidence[2]["column_nmi"], 2)
+    (4, False, 1.0)
+    """
+    from sklearn.metrics import silhouette_score
+
+    from .judge import RESTATEMENT_NMI, column_restatement
+
+    threshold = RESTATEMENT_NMI if restatement_nmi is None else restatement_nmi
+    evidence = {}
+    for k in ks:
+        labels = np.asarray(labelings[k])
+        n_labels = len(np.unique(labels))
+        silhouette = float(silhouette_score(Z, labels)) if 1 < n_labels < len(labels) else -1.0
+        share = float(np.bincount(np.unique(labels, return_inverse=True)[1]).min() / len(labels))
+        nmi, column = column_restatement(labels, columns) if columns else (0.0, None)
+        evidence[k] = {"silhouette": silhouette, "smallest_share": share, "column_nmi": nmi,
+                       "closest_column": column,
+                       "admissible": bool(n_labels == k and share >= min_share and nmi < threshold)}
+    pool = [k for k in ks if evidence[k]["admissible"]] or list(ks)
+    return max(pool, key=lambda k: (evidence[k]["silhouette"], -k)), evidence
