@@ -94,14 +94,18 @@ def make_pool(table, search_name, seed, out_dir):
     X, y = judge_tables.load(table)
     k = len(np.unique(y))
     captured = {}
-    original = BaseFeatureSearch._selection_scores
+    original = getattr(BaseFeatureSearch, "_selection_scores", None)
 
     def capture(self, valid, context):  # what the judge sees, saved before it judges
         captured["valid"] = [dict(r) for r in valid]
         captured["context"] = context
         return original(self, valid, context)
 
-    BaseFeatureSearch._selection_scores = capture
+    # An sknas without the hook (an older commit, for "before" figures) gives the pipeline and the
+    # classical recipes only: the pool of candidates then stays empty.
+    hooked = original is not None
+    if hooked:
+        BaseFeatureSearch._selection_scores = capture
     try:
         search = {"random": RandomFeatureSearch, "darts": DARTSFeatureSearch}[search_name](
             n_clusters=k, random_state=seed, device="cpu")
@@ -111,9 +115,12 @@ def make_pool(table, search_name, seed, out_dir):
         labels = KMeans(k, n_init=10, random_state=seed).fit_predict(Z)
         total = time.perf_counter() - start
     finally:
-        BaseFeatureSearch._selection_scores = original
+        if hooked:
+            BaseFeatureSearch._selection_scores = original
+    if not hooked:
+        captured = {"valid": [], "context": {"score_rows": [], "X_score": np.empty((0, 0))}}
     context = captured["context"]
-    rows = np.asarray(context["score_rows"])[:len(captured["valid"][0]["labels"])]
+    rows = np.asarray(context["score_rows"])[:len(captured["valid"][0]["labels"])] if captured["valid"] else []
     layout = search._standardizer.layout
     pool = {
         "table": table, "search": search_name, "seed": seed, "k": k, "n_rows": len(X),
@@ -124,8 +131,8 @@ def make_pool(table, search_name, seed, out_dir):
         "records": [{key: r.get(key) for key in ("architecture", "seed", "score", "separability", "labels",
                                                "embedding", "selection_score")} for r in captured["valid"]],
         "scoring": search._scoring(),
-        "default_pick": next(i for i, r in enumerate(captured["valid"])
-                             if r["architecture"] == search.architecture_),
+        "default_pick": next((i for i, r in enumerate(captured["valid"])
+                              if r["architecture"] == search.architecture_), None),
         "pipeline": {"ari": float(adjusted_rand_score(y, labels)), "time": total,
                      "labels": labels.astype(np.int16), "architecture": str(search.architecture_)},
         "classical": classical_recipes(X, np.asarray(y), k, seed),
