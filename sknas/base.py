@@ -608,7 +608,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                 if best.get("labels") is not None and record.get("labels") is not None else math.nan
             out.append({"architecture": record["architecture"], "selection_score": record["selection_score"],
                         "score": record["score"], "agreement_with_winner": float(agreement),
-                        "trial": record["trial"]})
+                        "trial": record["trial"], "restates_column": record.get("restates_column", False),
+                        "closest_column": record.get("closest_column"), "column_nmi": record.get("column_nmi")})
             if len(out) == n:
                 break
         return out

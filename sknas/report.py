@@ -57,6 +57,16 @@ def _cell(value):
     return html.escape(str(value))
 
 
+def _restating_candidates(search):
+    """(architecture, column, NMI) of each distinct search candidate whose segments restate one column."""
+    seen, rows = set(), []
+    for r in getattr(search, "search_history_", []):
+        if r.get("restates_column") and r["architecture"] not in seen:
+            seen.add(r["architecture"])
+            rows.append((str(r["architecture"]), r["closest_column"], r["column_nmi"]))
+    return rows
+
+
 def _table(rows, header=None):
     """Rows of (key, value, ...) as an HTML table; the first column is a key."""
     out = ["<table>"]
@@ -244,6 +254,12 @@ def build_report(segmenter, X, title="sknas segmentation report"):
         parts.append("<p>Runner-up feature maps and how much their segments agree with the winner's (ARI):</p>")
         parts.append(_table([(str(r["architecture"]), r["selection_score"], r["agreement_with_winner"])
                              for r in runner_ups], header=["architecture", "score", "agreement"]))
+
+    restating = _restating_candidates(search)
+    if restating:
+        parts.append("<p>Feature maps kept out of the answer because their segments restate one input column "
+                     "(a group-by, not a discovery):</p>")
+        parts.append(_table(restating, header=["architecture", "column", "NMI with the column"]))
 
     parts.append("<h2>Against classical recipes (same rows, same k, label-free)</h2>")
     comparison = compare_with_classical(segmenter, X)

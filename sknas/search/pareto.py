@@ -326,7 +326,9 @@ class ParetoFeatureSearch(BaseFeatureSearch):
         return chosen["architecture"]
 
     def _choose(self, valid):
-        feasible = valid
+        # As in every search: segments that restate one input column are not the answer while others exist.
+        feasible = [r for r in valid if not r.get("restates_column")] or valid
+        constrained = False  # whether an earlier constraint already narrowed the candidates
         for name, key, limit in (("max_params", "params", self.max_params),
                                  ("max_latency_ms", "latency_ms", self.max_latency_ms)):
             if limit is None:
@@ -335,9 +337,9 @@ class ParetoFeatureSearch(BaseFeatureSearch):
             if not meeting:
                 cheapest = min(r[key] for r in feasible)
                 raise ValueError(f"No candidate meets {name}={limit}: the least {key} among the {len(feasible)} "
-                                 f"valid candidates{' meeting the other constraint' if feasible is not valid else ''}"
+                                 f"valid candidates{' meeting the other constraint' if constrained else ''}"
                                  f" is {cheapest:g}. Relax {name} or widen the search.")
-            feasible = meeting
+            feasible, constrained = meeting, True
         front = pareto_records(feasible, self._objectives)
         if self.select == "best_quality":
             return front[0]

@@ -108,8 +108,11 @@ class RandomFeatureSearch(BaseFeatureSearch):
     search_history_ : list of dict
         One record per candidate: ``architecture``, ``score``, ``valid``,
         ``status``, ``reason``, ``params``, ``flops``, ``time``, ``trial``, ``step``,
-        ``labels`` (KMeans labels of the up to 2,000 scoring rows) and
-        ``selection_score``.
+        ``labels`` (KMeans labels of the up to 2,000 scoring rows),
+        ``selection_score``, and ``closest_column``, ``column_nmi`` and
+        ``restates_column`` (the discrete input column its segments agree with
+        most, their NMI, and whether that makes them a restatement, which
+        never wins while another candidate's segments are not one).
     best_score_ : float
         The winner's selection score (its ``score``, or the pool-level score).
     runner_ups_ : list of dict
