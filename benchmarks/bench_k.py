@@ -16,6 +16,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
@@ -58,6 +59,13 @@ def rules(pool, ks):
     strength = {k: prediction_strength(pick, k) for k in ks}
     passing = [k for k in ks if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
     out["prediction strength"] = max(passing) if passing else ks[0]
+    evidence = choose_k(pick, ks, labelings, discrete_columns(X, layout))[1]
+    admissible = [k for k in ks if evidence[k]["admissible"]] or ks
+    passing = [k for k in admissible if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
+    out["prediction strength, admissible k"] = max(passing) if passing else max(admissible, key=strength.get)
+    rank_s = rankdata([evidence[k]["silhouette"] for k in admissible])
+    rank_p = rankdata([strength[k] for k in admissible])
+    out["silhouette + prediction strength ranks, admissible k"] = admissible[int(np.argmax(rank_s + rank_p))]
     return out, pick
 
 

@@ -101,11 +101,11 @@ def load(name):
 
 def is_mixed(X):
     """Whether the table has string columns of its own."""
-    return any(dtype == object for dtype in X.dtypes)
+    return any(dtype == object or str(dtype) == "category" for dtype in X.dtypes)
 
 
 if __name__ == "__main__":  # a one-line summary per table (shape, classes, string columns)
     for name in TABLES:
         X, y = load(name)
         print(f"{name:16s} {'dev ' if name in DEVELOPMENT else 'held'} {X.shape!s:12s} k={len(np.unique(y)):2d} "
-              f"strings={[c for c in X.columns if X[c].dtype == object]}")
+              f"strings={[c for c in X.columns if X[c].dtype == object or str(X[c].dtype) == 'category']}")
