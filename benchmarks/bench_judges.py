@@ -23,7 +23,9 @@ from scipy.stats import kendalltau
 from sklearn.metrics import adjusted_rand_score
 
 import judge_tables
-from result_files import write_results
+import sys
+
+from result_files import machine_header, write_results
 from sknas.evaluation.judge import RESTATEMENT_NMI, column_restatement, cross_space_scores, discrete_columns
 from sknas.evaluation.selection import consensus_scores
 from sknas.space.categorical import CategoricalLayout
@@ -164,9 +166,12 @@ def main():
             sel = [r["regret"] for r in rows if r["table"] == table and r["judge"] == judge and r["drop_restating"]]
             cells.append(f"{np.mean(sel):.3f}")
         lines.append(f"| {table} | " + " | ".join(cells) + " |")
-    print("\n".join(lines))
-    if args.out:
-        write_results(args.out, "\n".join(lines), {"rows": rows, "summary": summary, "machine": platform.node()})
+    if not args.out:
+        print("\n".join(lines))
+    else:
+        command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
+        write_results(args.out, [machine_header(command), ""] + lines,
+                      {"rows": rows, "summary": summary, "machine": platform.node()})
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import judge_tables
 from bench_judges import POOLS, load_pools, stratified_bootstrap
-from result_files import write_results
+import sys
+
+from result_files import machine_header, write_results
 from sknas.evaluation.judge import discrete_columns
 from sknas.evaluation.k_choice import PREDICTION_STRENGTH_THRESHOLD, choose_k, prediction_strength
 from sknas.space.categorical import CategoricalLayout
@@ -108,9 +110,12 @@ def main():
         sel = [r for r in results if r["table"] == table]
         lines.append(f"| {table} | {sel[0]['true_k']} | " + " | ".join(
             ",".join(str(r["k"]) for r in sel if r["rule"] == rule) for rule in rule_names) + " |")
-    print("\n".join(lines))
-    if args.out:
-        write_results(args.out, "\n".join(lines), {"rows": results})
+    if not args.out:
+        print("\n".join(lines))
+    else:
+        command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
+        write_results(args.out, [machine_header(command), ""] + lines,
+                      {"rows": results})
 
 
 if __name__ == "__main__":

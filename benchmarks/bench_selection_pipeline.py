@@ -23,7 +23,9 @@ from sklearn.metrics import normalized_mutual_info_score
 
 import judge_tables
 from bench_judges import stratified_bootstrap
-from result_files import write_results
+import sys
+
+from result_files import machine_header, write_results
 from sknas.evaluation.judge import MAX_DISCRETE_VALUES
 
 RECIPES = ("kmeans", "gmm", "pca+kmeans", "umap+kmeans")
@@ -79,7 +81,8 @@ def main():
                     columns = discrete_input_columns(X)
                     truth_nmi = max_nmi(y, columns)[0]
                 nmi, column = max_nmi(after["pipeline"]["labels"], columns)
-                rows.append({"table": table, "seed": seed, "search": search, "mixed": judge_tables.is_mixed(X), "k": after["k"],
+                rows.append({"table": table, "seed": seed, "search": search, "k": after["k"],
+                             "mixed": judge_tables.is_mixed(X),
                              "held_back": table in judge_tables.HELD_BACK, "public": table in PUBLIC,
                              "before": before["pipeline"]["ari"], "after": after["pipeline"]["ari"],
                              "time_before": before["pipeline"]["time"], "time_after": after["pipeline"]["time"],
@@ -144,9 +147,12 @@ def main():
     checks.append(f"mixed-type runs whose chosen segments have NMI >= 0.8 with one column (classes do not): "
                   f"{mixed_bad or 'none'}")
     lines += ["", "Checks:", ""] + [f"- {c}" for c in checks]
-    print("\n".join(lines))
-    if args.out:
-        write_results(args.out, "\n".join(lines), {"rows": rows, "checks": checks})
+    if not args.out:
+        print("\n".join(lines))
+    else:
+        command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
+        write_results(args.out, [machine_header(command), ""] + lines,
+                      {"rows": rows, "checks": checks})
 
 
 if __name__ == "__main__":
