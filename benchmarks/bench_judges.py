@@ -16,15 +16,14 @@ from __future__ import annotations
 import argparse
 import pickle
 import platform
+import sys
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import kendalltau
+from scipy.stats import kendalltau, rankdata
 from sklearn.metrics import adjusted_rand_score
 
 import judge_tables
-import sys
-
 from result_files import machine_header, write_results
 from sknas.evaluation.judge import RESTATEMENT_NMI, column_restatement, cross_space_scores, discrete_columns
 from sknas.evaluation.selection import consensus_scores
@@ -80,7 +79,6 @@ def judge_scores(pool, judge):
     if judge == "cross-space ACE, embeddings only":
         return cross_space_scores(labels, spaces)
     if judge == "cross-space ACE + separability":
-        from scipy.stats import rankdata
         ace = cross_space_scores(labels, spaces + [pool["X_score"]])
         return (rankdata(ace) + rankdata(separability)) / 2
     raise ValueError(judge)

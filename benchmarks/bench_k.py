@@ -12,6 +12,7 @@ segments against the classes (labels are used only to evaluate).
 from __future__ import annotations
 
 import argparse
+import sys
 import warnings
 from pathlib import Path
 
@@ -22,8 +23,6 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import judge_tables
 from bench_judges import POOLS, load_pools, stratified_bootstrap
-import sys
-
 from result_files import machine_header, write_results
 from sknas.evaluation.judge import discrete_columns
 from sknas.evaluation.k_choice import PREDICTION_STRENGTH_THRESHOLD, choose_k, prediction_strength
@@ -56,12 +55,11 @@ def rules(pool, ks):
     s = {k: float(silhouette_score(pick, labelings[k])) for k in ks}
     out["silhouette in embedding"] = max(s, key=s.get)
     layout = None if pool["layout"] is None else CategoricalLayout(*pool["layout"])
-    out["silhouette in embedding, admissible k (AutoSegmenter now)"] = choose_k(
-        pick, ks, labelings, discrete_columns(X, layout))[0]
+    chosen, evidence = choose_k(pick, ks, labelings, discrete_columns(X, layout))
+    out["silhouette in embedding, admissible k (AutoSegmenter now)"] = chosen
     strength = {k: prediction_strength(pick, k) for k in ks}
     passing = [k for k in ks if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
     out["prediction strength"] = max(passing) if passing else ks[0]
-    evidence = choose_k(pick, ks, labelings, discrete_columns(X, layout))[1]
     admissible = [k for k in ks if evidence[k]["admissible"]] or ks
     passing = [k for k in admissible if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
     out["prediction strength, admissible k"] = max(passing) if passing else max(admissible, key=strength.get)
@@ -114,8 +112,7 @@ def main():
         print("\n".join(lines))
     else:
         command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
-        write_results(args.out, [machine_header(command), ""] + lines,
-                      {"rows": results})
+        write_results(args.out, [machine_header(command), ""] + lines, {"rows": results})
 
 
 if __name__ == "__main__":

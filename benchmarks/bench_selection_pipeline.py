@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import normalized_mutual_info_score
 
 import judge_tables
 from bench_judges import stratified_bootstrap
-import sys
-
 from result_files import machine_header, write_results
-from sknas.evaluation.judge import MAX_DISCRETE_VALUES
+from sknas.evaluation.judge import MAX_DISCRETE_VALUES, column_restatement
 
 RECIPES = ("kmeans", "gmm", "pca+kmeans", "umap+kmeans")
 PUBLIC = ("iris", "wine", "breast_cancer", "digits")
@@ -36,20 +34,11 @@ def discrete_input_columns(X):
     """``{name: codes}`` of the table's string columns and numeric columns with few values."""
     out = {}
     for c in X.columns:
-        values = X[c].astype(str) if X[c].dtype == object or str(X[c].dtype) == "category" else X[c]
-        codes = np.unique(values.to_numpy(), return_inverse=True)[1]
-        if (X[c].dtype == object or str(X[c].dtype) == "category" or codes.max() + 1 <= MAX_DISCRETE_VALUES) \
-                and codes.max() >= 1:
+        strings = X[c].dtype == object or str(X[c].dtype) == "category"
+        codes = np.unique((X[c].astype(str) if strings else X[c]).to_numpy(), return_inverse=True)[1]
+        if (strings or codes.max() + 1 <= MAX_DISCRETE_VALUES) and codes.max() >= 1:
             out[str(c)] = codes
     return out
-
-
-def max_nmi(labels, columns):
-    if not columns:
-        return 0.0, None
-    scores = {name: normalized_mutual_info_score(codes, labels) for name, codes in columns.items()}
-    name = max(scores, key=scores.get)
-    return float(scores[name]), name
 
 
 def load(directory, table, search, seed):
@@ -79,8 +68,8 @@ def main():
                 if X is None:
                     X, y = judge_tables.load(table)
                     columns = discrete_input_columns(X)
-                    truth_nmi = max_nmi(y, columns)[0]
-                nmi, column = max_nmi(after["pipeline"]["labels"], columns)
+                    truth_nmi = column_restatement(y, columns)[0]
+                nmi, column = column_restatement(after["pipeline"]["labels"], columns)
                 rows.append({"table": table, "seed": seed, "search": search, "k": after["k"],
                              "mixed": judge_tables.is_mixed(X),
                              "held_back": table in judge_tables.HELD_BACK, "public": table in PUBLIC,

@@ -16,7 +16,6 @@ evaluated once, at the end, with the judge already fixed. The real tables need `
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 
 from sknas.datasets import make_customers

@@ -1,29 +1,23 @@
 """Evidence for the number of segments, label-free (``AutoSegmenter(n_clusters="auto")``).
 
-The silhouette, used alone, favours k = 2 on most real tables: two halves are always far apart on
-average. The rules here ask instead whether the segments at k are *reproducible*:
+The silhouette of KMeans on the input, the classical rule, favours k = 2 on most real tables: two
+halves are always far apart on average. :func:`choose_k` (what ``AutoSegmenter`` uses) takes the silhouette
+in the learned embedding instead, and only among *admissible* k: the smallest segment holds at least 2% of
+the rows, and the segments do not restate one discrete input column (a group-by is not a discovery).
 
-- ``prediction_strength`` (Tibshirani & Walther 2005): cluster two halves of the rows separately; at the
-  right k, the centroids fitted on one half put the other half's co-clustered pairs together again. The
-  strength of k is its worst cluster's share of such pairs; the rule keeps the largest k whose strength
-  reaches :data:`PREDICTION_STRENGTH_THRESHOLD`.
-- ``stability``: mean ARI between KMeans fits on random halves, all rows predicted; the largest wins.
-- ``cross_space``: mean ARI between the KMeans partitions of the same rows in several spaces (the candidate
-  embeddings of a search and the input): structure that independent maps agree on at k.
-- ``bic``: a Gaussian mixture's BIC in the embedding; the smallest wins.
+:func:`prediction_strength` (Tibshirani & Walther 2005) is the reproducibility rule it was compared with:
+cluster two halves of the rows separately; at the right k, the centroids fitted on one half put the other
+half's co-clustered pairs together again.
 
-Which rule ``AutoSegmenter`` uses, and why, is measured in ``benchmarks/results/k_choice*.md``.
+The comparison is in ``benchmarks/results/k_choice*.md`` and ``docs/selection.md``.
 """
 
 from __future__ import annotations
 
 import warnings
-from itertools import combinations
 
 import numpy as np
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score
-from sklearn.mixture import GaussianMixture
 
 #: A k is reproducible when its worst cluster keeps at least this share of co-clustered pairs.
 PREDICTION_STRENGTH_THRESHOLD = 0.8
@@ -43,7 +37,17 @@ def _halves(n, rng):
 
 
 def prediction_strength(Z, k, random_state=0, n_splits=N_SPLITS):
-    """Mean over half-splits of the worst test cluster's share of pairs kept together by the train centroids."""
+    """Mean over half-splits of the worst test cluster's share of pairs kept together by the train centroids.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = np.vstack([rng.normal(c, 0.5, (60, 2)) for c in ((0, 0), (6, 0), (0, 6), (6, 6))])
+    >>> strength = {k: prediction_strength(Z, k) for k in range(2, 7)}
+    >>> max(k for k in strength if strength[k] >= PREDICTION_STRENGTH_THRESHOLD)
+    4
+    """
     rng = np.random.RandomState(random_state)
     values = []
     for _ in range(n_splits):
@@ -63,67 +67,6 @@ def prediction_strength(Z, k, random_state=0, n_splits=N_SPLITS):
             worst = min(worst, float((counts * (counts - 1)).sum() / (n * (n - 1))))
         values.append(worst)
     return float(np.mean(values))
-
-
-def stability(Z, k, random_state=0, n_splits=N_SPLITS):
-    """Mean ARI between the predictions of KMeans fitted on two random halves of ``Z``."""
-    rng = np.random.RandomState(random_state)
-    values = []
-    for _ in range(n_splits):
-        a, b = _halves(len(Z), rng)
-        seed = rng.randint(2**31 - 1)
-        values.append(adjusted_rand_score(_kmeans(Z[a], k, seed).predict(Z), _kmeans(Z[b], k, seed).predict(Z)))
-    return float(np.mean(values))
-
-
-def cross_space_agreement(spaces, k, random_state=0):
-    """Mean pairwise ARI of the KMeans(k) partitions of the same rows in each space."""
-    labels = [_kmeans(np.asarray(Z, dtype=np.float64), k, random_state).labels_ for Z in spaces]
-    return float(np.mean([adjusted_rand_score(a, b) for a, b in combinations(labels, 2)]))
-
-
-def bic(Z, k, random_state=0):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(GaussianMixture(k, covariance_type="full", reg_covar=1e-4, random_state=random_state)
-                     .fit(Z).bic(Z))
-
-
-def k_evidence(Z, ks, spaces=None, random_state=0):
-    """Every rule's evidence per k and its choice: ``{rule: {"k": chosen, "per_k": {k: value}}}``.
-
-    Parameters
-    ----------
-    Z : ndarray of shape (n_rows, n_dims)
-        The embedding to segment.
-    ks : sequence of int
-        Candidate numbers of segments (each >= 2).
-    spaces : list of ndarray, default=None
-        Further spaces of the same rows for ``cross_space`` (omitted when None or fewer than 2 in all).
-    random_state : int, default=0
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rng = np.random.default_rng(0)
-    >>> Z = np.vstack([rng.normal(c, 0.5, (60, 2)) for c in ((0, 0), (6, 0), (0, 6), (6, 6))])
-    >>> k_evidence(Z, range(2, 7))["prediction_strength"]["k"]
-    4
-    """
-    Z = np.asarray(Z, dtype=np.float64)
-    ks = [int(k) for k in ks]
-    out = {}
-    strength = {k: prediction_strength(Z, k, random_state) for k in ks}
-    passing = [k for k in ks if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
-    out["prediction_strength"] = {"k": max(passing) if passing else min(ks), "per_k": strength}
-    stab = {k: stability(Z, k, random_state) for k in ks}
-    out["stability"] = {"k": max(stab, key=lambda k: (stab[k], -k)), "per_k": stab}
-    b = {k: bic(Z, k, random_state) for k in ks}
-    out["bic"] = {"k": min(b, key=b.get), "per_k": b}
-    if spaces is not None and len(spaces) >= 2:
-        agree = {k: cross_space_agreement(spaces, k, random_state) for k in ks}
-        out["cross_space"] = {"k": max(agree, key=lambda k: (agree[k], -k)), "per_k": agree}
-    return out
 
 
 #: A segment smaller than this share of the rows is not worth acting on: such a k is not chosen.
