@@ -146,7 +146,7 @@ default="random"
     (300,)
     >>> list(seg.segment_profiles_.columns[:2])
     ['size', 'share']
-    >>> new = AutoSegmenter(max_trials=2, max_epochs=2, random_state=1, device="cpu", align_to=seg).fit(X)
+    >>> new = AutoSegmenter(max_trials=2, max_epochs=2, random_state=0, device="cpu", align_to=seg).fit(X)
     >>> bool((new.predict(X) == seg.predict(X)).mean() > 0.5)
     True
     """

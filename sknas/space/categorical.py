@@ -44,7 +44,7 @@ class CategoricalLayout:
     >>> layout.n_encoded, layout.offsets
     (9, (3, 7))
     >>> layout.input_width(8), layout.input_width("auto")
-    (19, 9)
+    (19, 10)
     """
 
     n_numeric: int
