@@ -7,6 +7,90 @@ import sys
 import time
 
 
+def _map_name(architecture, long=False):
+    """A feature map in plain words."""
+    if architecture.head == "identity":
+        return "the raw columns (standardised, no learned map)" if long else "the raw columns"
+    if architecture.head == "lda":
+        return ("the LDA map, a linear projection fitted (not trained) to separate the clusters KMeans finds"
+                if long else "the LDA map")
+    depth = len(architecture.blocks)
+    name = "a one-layer linear network" if not depth else f"a {depth + 1}-layer network"
+    return f"{name}, {architecture}" if long and depth else name
+
+
+def explain_choice(search):
+    """Plain sentences on which feature map a fitted search chose, why, and what that means.
+
+    A fixed map (the raw columns or the LDA map) is kept unless a trained
+    network beats it by ``sknas.base.FIXED_MAP_MARGIN`` (see ``_prefer_fixed_map``).
+
+    Examples
+    --------
+    >>> from sknas import RandomFeatureSearch
+    >>> from sknas.cli import explain_choice
+    >>> from sknas.datasets import make_customers
+    >>> X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
+    >>> search = RandomFeatureSearch(n_clusters=5, max_trials=4, max_epochs=2, random_state=0, device="cpu").fit(X)
+    >>> print(explain_choice(search)[0])
+    The search scored 4 feature maps without labels ...
+    """
+    from .base import FIXED_MAP_MARGIN
+    from .space.architecture import FIXED_HEADS
+
+    scoring = search._scoring()
+    margin = FIXED_MAP_MARGIN.get(scoring, 0.0) if isinstance(scoring, str) else 0.0
+    scored = [r for r in search.search_history_ if r.get("selection_score") is not None]
+    chosen, won = search.architecture_, search.best_score_
+    fixed = [r for r in scored if r["architecture"].head in FIXED_HEADS]
+    networks = [r for r in scored if r["architecture"].head not in FIXED_HEADS]
+    kinds = sorted({_map_name(r["architecture"]) for r in fixed}, key=lambda name: "lda" in name.lower())
+    n_networks = len({r["architecture"] for r in networks})
+    lines = [f"The search scored {len({r['architecture'] for r in scored})} feature maps without labels (how "
+             f"clearly the rows fall into {search.n_clusters} groups; higher is better): "
+             + ", ".join(kinds) + (" and " if kinds else "") + f"{n_networks} trained network"
+             + "s" * (n_networks != 1) + "."]
+    best_net = max(networks, key=lambda r: r["selection_score"], default=None)
+    best_fixed = max(fixed, key=lambda r: r["selection_score"], default=None)
+    rule = (f"A network must beat the best fixed map by {margin:g} to replace it, since one network's score moves "
+            "about that much with its training seed alone") if margin else ""
+    if chosen.head in FIXED_HEADS:
+        if best_net is None:
+            lines.append(f"It kept {_map_name(chosen, long=True)} (score {won:.3f}); no network was scored.")
+        else:
+            gap = best_net["selection_score"] - won
+            lines.append(f"It kept {_map_name(chosen, long=True)}: score {won:.3f}, against "
+                         f"{best_net['selection_score']:.3f} for the best trained one, "
+                         f"{_map_name(best_net['architecture'])}.")
+            if rule:
+                lines.append(f"{rule}; " + (f"the best was ahead by only {gap:.3f}." if gap > 0 else
+                                            f"none came closer than {-gap:.3f} below it."))
+        what = "a linear view of your columns" if chosen.head == "lda" else "your standardised columns as they are"
+        lines.append(f"What this means for you: on this table {what} separates the segments as well as any network "
+                     f"the search tried, so the segments below are KMeans on that map: small "
+                     f"({search.efficiency_['params']} parameters), fast, and the same for the same seed. A longer "
+                     "search (more trials) or more rows can still let a network through.")
+    else:
+        lines.append(f"It chose {_map_name(chosen, long=True)}: score {won:.3f}"
+                     + (f", against {best_fixed['selection_score']:.3f} for {_map_name(best_fixed['architecture'])}"
+                        if best_fixed is not None else "") + ".")
+        if rule and best_fixed is not None:
+            lines.append(f"{rule}; this one was ahead by {won - best_fixed['selection_score']:.3f}.")
+        lines.append("What this means for you: the network found group structure that the raw columns and a "
+                     f"linear view of them miss; transform runs it ({search.efficiency_['params']} parameters).")
+    restating = {str(r["closest_column"]) for r in scored if r.get("restates_column")}
+    if restating and not all(r.get("restates_column") for r in scored):
+        lines.append(f"Maps whose segments only restate one input column ({', '.join(sorted(restating))}) were set "
+                     "aside: a group-by on that column gives those.")
+    if search.runner_ups_:
+        ups = search.runner_ups_
+        lines.append("Runner-ups: " + ", ".join(f"{_map_name(r['architecture'])} ({r['selection_score']:.3f})"
+                                                for r in ups)
+                     + "; their segments agree with the chosen ones at ARI "
+                     + ", ".join(f"{r['agreement_with_winner']:.2f}" for r in ups) + " (1 = the same segments).")
+    return lines
+
+
 def run_demo(n_samples=2000, max_trials=16, random_state=0, threads=None, out=sys.stdout):
     """Segment the bundled customer table end to end and compare with classical recipes.
 
@@ -44,6 +128,12 @@ def run_demo(n_samples=2000, max_trials=16, random_state=0, threads=None, out=sy
     print(f"Chosen feature map: {search.architecture_}  (score {search.best_score_:.3f}, "
           f"{search.efficiency_['params']} params, "
           f"{search.efficiency_['latency_ms_per_1000_rows']:.2f} ms per 1,000 rows on CPU)\n", file=out)
+    import textwrap
+
+    print("Why this feature map:", file=out)
+    for sentence in explain_choice(search):
+        print(textwrap.fill(sentence, width=100, initial_indent="- ", subsequent_indent="  "), file=out)
+    print(file=out)
 
     print("Segment profiles (median of each column):", file=out)
     shown = names[:5]
