@@ -14,7 +14,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._preprocessing import Standardizer, _is_numeric_dtype
+from ._preprocessing import Standardizer
+from ._table_columns import TableColumns
 from .base import BaseNeuralTransformer
 from .evaluation.judge import discrete_columns
 from .evaluation.k_choice import choose_k
@@ -42,8 +43,11 @@ METHODS = {"random": RandomFeatureSearch, "darts": DARTSFeatureSearch, "evo": Ev
 class AutoSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
     """Segment a table end to end: mixed-type preprocessing, a searched feature map, clustering.
 
-    Numeric columns are median-imputed; categorical and string columns (any
-    non-numeric DataFrame column) are passed to the search estimator as they are
+    A DataFrame is taken as the user holds it: id-like and constant columns
+    are left out with a warning, yes/no strings and booleans become 0/1 flags
+    and dates days since the earliest one (``column_roles_``,
+    ``dropped_columns_``).  Numeric columns are median-imputed; categorical
+    and string columns are passed to the search estimator as they are
     when it embeds categories natively (``categorical_features``), and are
     one-hot encoded here otherwise.  The search learns a feature map label-free,
     the clusterer segments the embedding, and ``segment_profiles_`` summarises
@@ -123,6 +127,17 @@ default="random"
         column and the most frequent value of each categorical column.
     categorical_columns_ : list
         Input columns treated as categories.
+    column_roles_ : dict
+        ``{column: role}`` for every input column: ``"numeric"``, ``"flag"``
+        (booleans and yes/no strings as 0/1, missing values the most frequent),
+        ``"date"`` (days since the earliest date at fit, missing values the
+        median), ``"categorical"``, or left out: ``"id"`` (a non-float column
+        with a different value in every row, tables of 20 rows or more) and
+        ``"constant"`` (one value, or missing in every row).  Only a DataFrame
+        gets these rules; an array's columns ``x0, x1, ...`` are all numeric.
+    dropped_columns_ : dict
+        ``{column: reason}`` for the columns left out (a ``UserWarning`` names
+        them at fit).
     native_categoricals_ : bool
         Whether categories went to the search estimator natively (else one-hot).
     provenance_ : dict
@@ -193,11 +208,32 @@ default="random"
 
     # -- input --------------------------------------------------------------------------------
     def _split_columns(self, X, reset):
-        """Validate ``X``; return (numeric float64 matrix, categorical object matrix or None, the frame or None)."""
+        """Validate ``X``; return (numeric float64 matrix, categorical object matrix or None, the frame or None).
+
+        A DataFrame goes through :class:`~sknas._table_columns.TableColumns`: id-like and constant columns
+        are left out (``dropped_columns_``), yes/no strings and booleans become 0/1 flags, dates days; the
+        frame returned holds the used columns, ``_numeric_mask`` marks its numeric ones.  An array is all
+        numbers (``column_roles_`` says so), as before.
+        """
+        table = getattr(self, "_table", None) if not reset else None
+        if table is not None and not (hasattr(X, "columns") and hasattr(X, "dtypes")):
+            import pandas as pd  # fitted on a DataFrame, given an array: its columns in the fitted order
+
+            validate_data(self, X, skip_check_array=True, reset=False)  # warns: no feature names
+            X = pd.DataFrame(np.asarray(X), columns=table.columns_)
         if hasattr(X, "columns") and hasattr(X, "dtypes"):
+            if table is not None:
+                table.check_columns(X)  # names the missing, unexpected or reordered columns
             validate_data(self, X, skip_check_array=True, reset=reset)
+            if len(X) < 3 and reset:
+                raise ValueError(f"Found array with {len(X)} sample(s) while a minimum of 3 is required.")
             if reset:
-                self._numeric_mask = np.array([_is_numeric_dtype(d) for d in X.dtypes], dtype=bool)
+                self._table = TableColumns()
+                X = self._table.fit_transform(X)  # warns once, naming the columns left out
+                self.column_roles_, self.dropped_columns_ = dict(self._table.roles_), dict(self._table.dropped_)
+                self._numeric_mask = np.array([self.column_roles_[c] != "categorical" for c in X.columns])
+            elif table is not None:
+                X = table.transform(X)
             elif len(X.columns) != len(self._numeric_mask):
                 raise ValueError(f"X has {len(X.columns)} columns, expected {len(self._numeric_mask)}.")
             numeric = X.iloc[:, np.flatnonzero(self._numeric_mask)]
@@ -207,20 +243,23 @@ default="random"
             if not self._numeric_mask.all():
                 frame = X.iloc[:, np.flatnonzero(~self._numeric_mask)].astype(object)
                 categorical = frame.where(frame.notna(), _MISSING).astype(str).to_numpy(dtype=object)
-            if len(X) < 3 and reset:
-                raise ValueError(f"Found array with {len(X)} sample(s) while a minimum of 3 is required.")
             return numeric, categorical, X
         numeric = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan",
                                 ensure_min_samples=3 if reset else 1, reset=reset)
         if reset:
             self._numeric_mask = np.ones(numeric.shape[1], dtype=bool)
+            self._table = None
+            self.column_roles_ = {f"x{j}": "numeric" for j in range(numeric.shape[1])}
+            self.dropped_columns_ = {}
         return numeric, None, None
 
     def _encode(self, X, reset):
         """The matrix the search sees: imputed numbers, then one-hot categories (the fallback)."""
         numeric, categorical, frame = self._split_columns(X, reset)
-        if np.isinf(numeric).any():
-            raise ValueError("Input contains infinity; segments need finite numbers (NaN is imputed).")
+        if np.isinf(numeric).any():  # a DataFrame's column is named by TableColumns; an array's here
+            columns = [f"x{j}" for j in np.flatnonzero(np.isinf(numeric).any(axis=0))]
+            raise ValueError(f"Input contains infinity in column(s) {columns}; segments need finite numbers "
+                             "(NaN is imputed).")
         if reset:
             with np.errstate(all="ignore"):
                 fill = np.nanmedian(numeric, axis=0) if numeric.shape[1] else np.empty(0)

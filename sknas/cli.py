@@ -165,9 +165,12 @@ def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kme
                threads=None, device="auto", out=None):
     """Segment the rows of a CSV file; write segments.csv, model.zip (sknas.save) and report.html to ``out_dir``.
 
-    Numeric columns are used as numbers, every other column as a category;
-    ``drop`` names columns to ignore, ``id_column`` one to copy into
-    segments.csv (and ignore).  Returns the fitted AutoSegmenter.
+    Columns are used as AutoSegmenter sees a DataFrame (``column_roles_``: ids
+    and constant columns left out, yes/no as 0/1, dates as days, numbers,
+    other columns as categories); ``drop`` names columns to ignore,
+    ``id_column`` one to copy into segments.csv (and ignore; by default the
+    first id-like column found, else the row number).  Returns the fitted
+    AutoSegmenter.
     """
     import os
 
@@ -195,7 +198,8 @@ def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kme
                               max_epochs=max_epochs, device=device, random_state=random_state).fit(X)
     os.makedirs(out_dir, exist_ok=True)
     segments = pd.DataFrame({"segment": segmenter.labels_})
-    segments.insert(0, id_column or "row", table[id_column].to_numpy() if id_column else range(len(table)))
+    key = id_column or next((c for c, role in segmenter.column_roles_.items() if role == "id"), None)
+    segments.insert(0, key or "row", table[key].to_numpy() if key else range(len(table)))
     segments.to_csv(os.path.join(out_dir, "segments.csv"), index=False)
     save(segmenter, os.path.join(out_dir, "model.zip"))
     write_report(segmenter, X, os.path.join(out_dir, "report.html"), title=f"sknas segmentation of {csv}")
@@ -230,7 +234,7 @@ def main(argv=None):
     from .autosegment import METHODS
 
     search = sub.add_parser("search", help="segment the rows of a CSV: segments.csv, model.zip, report.html")
-    search.add_argument("csv", help="a table with a header row; non-numeric columns are categories")
+    search.add_argument("csv", help="a table with a header row (ids and constant columns are left out)")
     search.add_argument("--out", required=True, help="output directory")
     search.add_argument("--method", choices=METHODS, default="random", help="search method (default: random)")
     search.add_argument("--clusters", default="auto", help="number of segments, or 'auto' (default)")

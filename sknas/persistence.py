@@ -78,14 +78,15 @@ def _safe_classes():
     import sknas
 
     from . import __all__ as public
-    from . import _preprocessing
+    from . import _preprocessing, _table_columns
     from .space import Architecture, Block, SearchSpace
     from .space.categorical import CategoricalLayout
 
     classes = {name: getattr(sknas, name) for name in public if isinstance(getattr(sknas, name), type)}
     for cls in (KMeans, MiniBatchKMeans, GaussianMixture, PCA, StandardScaler, MinMaxScaler, RobustScaler,
                 OneHotEncoder, OrdinalEncoder, SimpleImputer, Pipeline, ColumnTransformer, Architecture, Block,
-                SearchSpace, CategoricalLayout, _preprocessing.Standardizer, _preprocessing.TabularEncoder):
+                SearchSpace, CategoricalLayout, _preprocessing.Standardizer, _preprocessing.TabularEncoder,
+                _table_columns.TableColumns):
         classes[cls.__name__] = cls
     return classes
 

@@ -89,7 +89,7 @@ def record_provenance(estimator, X, data=None):
     if columns is None:
         columns = getattr(estimator, "feature_names_in_", None)
     seed = estimator.get_params(deep=False).get("random_state")
-    return {
+    provenance = {
         "estimator": type(estimator).__name__,
         "versions": versions(),
         "seed": seed if seed is None or isinstance(seed, numbers.Integral) else repr(seed),
@@ -105,3 +105,7 @@ def record_provenance(estimator, X, data=None):
         "device": str(getattr(estimator, "device_", "cpu")),
         "fitted_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+    if hasattr(estimator, "column_roles_"):  # AutoSegmenter: what each column was used as, or why not
+        provenance["data"]["column_roles"] = jsonable(estimator.column_roles_)
+        provenance["data"]["dropped_columns"] = jsonable(estimator.dropped_columns_)
+    return provenance
