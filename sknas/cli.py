@@ -63,8 +63,9 @@ def explain_choice(search):
                          f"{best_net['selection_score']:.3f} for the best trained one, "
                          f"{_map_name(best_net['architecture'])}.")
             if rule:
-                lines.append(f"{rule}; " + (f"the best was ahead by only {gap:.3f}." if gap > 0 else
-                                            f"none came closer than {-gap:.3f} below it."))
+                lines.append(f"{rule}; the best network was " + (f"ahead by only {gap:.3f}" if gap > 0 else
+                                                                 f"{-gap:.3f} below it")
+                             + f", so {_map_name(chosen)} stays.")
         what = "a linear view of your columns" if chosen.head == "lda" else "your standardised columns as they are"
         lines.append(f"What this means for you: on this table {what} separates the segments as well as any network "
                      f"the search tried, so the segments below are KMeans on that map: small "
