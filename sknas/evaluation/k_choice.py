@@ -3,7 +3,12 @@
 The silhouette of KMeans on the input, the classical rule, favours k = 2 on most real tables: two
 halves are always far apart on average. :func:`choose_k` (what ``AutoSegmenter`` uses) takes the silhouette
 in the learned embedding instead, and only among *admissible* k: the smallest segment holds at least 2% of
-the rows, and the segments do not restate one discrete input column (a group-by is not a discovery).
+the rows, the segments do not restate one discrete input column (a group-by is not a discovery), and, when
+:func:`split_stability` is given, the segments come back when the clusterer is refitted on other rows with
+another seed (a partition that moves with the seed is not one to act on). Two segments are the answer only
+when no larger admissible k exists (``prefer_at_least``): two halves are the weakest segmentation, and
+the silhouette's pull towards k = 2 is what made customer tables end at "has service X or not"
+(``docs/selection.md``).
 
 :func:`prediction_strength` (Tibshirani & Walther 2005) is the reproducibility rule it was compared with:
 cluster two halves of the rows separately; at the right k, the centroids fitted on one half put the other
@@ -71,14 +76,52 @@ def prediction_strength(Z, k, random_state=0, n_splits=N_SPLITS):
 
 #: A segment smaller than this share of the rows is not worth acting on: such a k is not chosen.
 MIN_SEGMENT_SHARE = 0.02
+#: A k is stable when clusterers refitted on random halves with other seeds agree on the rows at this ARI
+#: (the seed agreement issue 21 asks of the segments a user gets).
+MIN_STABILITY = 0.8
+#: Fewer segments than this are chosen only when no admissible k at or above it exists.
+PREFER_AT_LEAST = 3
 
 
-def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, restatement_nmi=None):
+def split_stability(Z, k, fit, random_state=0, n_splits=2):
+    """Mean ARI, over ``n_splits`` random half-splits, of the segments two refits put the rows of ``Z`` in.
+
+    Each split fits ``fit(rows, k, seed)`` (a callable returning a fitted clusterer with ``predict``) on
+    one half and on the other half, each with its own seed, and compares their predictions on every row
+    of ``Z``. 1 means the segments do not depend on which rows or which seed the clusterer saw.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = np.vstack([rng.normal(c, 0.4, (60, 2)) for c in ((0, 0), (0, 5), (9, 0))])
+    >>> fit = lambda rows, k, seed: KMeans(k, n_init=3, random_state=seed).fit(rows)
+    >>> round(split_stability(Z, 3, fit), 2), bool(split_stability(Z, 7, fit) < 0.9)
+    (1.0, True)
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.RandomState(random_state)
+    values = []
+    for _ in range(n_splits):
+        first, second = _halves(len(Z), rng)
+        if min(len(first), len(second)) <= k:
+            return 0.0
+        a = fit(Z[first], k, rng.randint(2**31 - 1)).predict(Z)
+        b = fit(Z[second], k, rng.randint(2**31 - 1)).predict(Z)
+        values.append(adjusted_rand_score(a, b))
+    return float(np.mean(values))
+
+
+def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, restatement_nmi=None,
+             stabilities=None, min_stability=MIN_STABILITY, prefer_at_least=None):
     """The k of ``ks`` whose segments of ``Z`` have the best silhouette in ``Z``, among the admissible ones.
 
-    A k is admissible when its smallest segment holds at least ``min_share`` of the rows and its
+    A k is admissible when its smallest segment holds at least ``min_share`` of the rows, its
     segments do not restate one discrete input column (NMI below ``restatement_nmi`` with every one of
-    ``columns``, ``{name: codes}``). When no k is admissible, every k competes.
+    ``columns``, ``{name: codes}``) and, when ``stabilities`` are given, they are stable (at least
+    ``min_stability``). When no k is admissible, stability is relaxed first, then every k competes.
+    A k below ``prefer_at_least`` wins only when no admissible k at or above it exists.
 
     Parameters
     ----------
@@ -92,12 +135,18 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, res
     min_share : float, default=0.02
     restatement_nmi : float or None, default=None
         None: :data:`sknas.evaluation.judge.RESTATEMENT_NMI`.
+    stabilities : dict or None, default=None
+        ``{k: split_stability(...)}``; None: stability is not judged.
+    min_stability : float, default=0.8
+    prefer_at_least : int or None, default=None
+        None: every admissible k competes on the silhouette alone.
 
     Returns
     -------
     k : int
     evidence : dict
-        ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column", "admissible"}}``.
+        ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column", "stability", "admissible",
+        "reason"}}``; ``reason`` says in words why a k was not admissible ("" when it was).
 
     Examples
     --------
@@ -115,15 +164,28 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, res
     from .judge import RESTATEMENT_NMI, column_restatement
 
     threshold = RESTATEMENT_NMI if restatement_nmi is None else restatement_nmi
-    evidence = {}
+    evidence, basic = {}, {}
     for k in ks:
         labels = np.asarray(labelings[k])
         n_labels = len(np.unique(labels))
         silhouette = float(silhouette_score(Z, labels)) if 1 < n_labels < len(labels) else -1.0
         share = float(np.bincount(np.unique(labels, return_inverse=True)[1]).min() / len(labels))
         nmi, column = column_restatement(labels, columns) if columns else (0.0, None)
+        stability = None if stabilities is None else float(stabilities[k])
+        reasons = []
+        if n_labels != k:
+            reasons.append(f"only {n_labels} segments found")
+        if share < min_share:
+            reasons.append(f"smallest segment {share:.1%} of rows")
+        if nmi >= threshold:
+            reasons.append(f"restates {column} (NMI {nmi:.2f})")
+        basic[k] = not reasons
+        if stability is not None and stability < min_stability:
+            reasons.append(f"unstable (ARI {stability:.2f} between refits)")
         evidence[k] = {"silhouette": silhouette, "smallest_share": share, "column_nmi": nmi,
-                       "closest_column": column,
-                       "admissible": bool(n_labels == k and share >= min_share and nmi < threshold)}
-    pool = [k for k in ks if evidence[k]["admissible"]] or list(ks)
+                       "closest_column": column, "stability": stability, "admissible": not reasons,
+                       "reason": "; ".join(reasons)}
+    pool = [k for k in ks if evidence[k]["admissible"]] or [k for k in ks if basic[k]] or list(ks)
+    if prefer_at_least is not None and any(k >= prefer_at_least for k in pool):
+        pool = [k for k in pool if k >= prefer_at_least]
     return max(pool, key=lambda k: (evidence[k]["silhouette"], -k)), evidence
