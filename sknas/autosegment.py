@@ -20,6 +20,7 @@ from .base import BaseNeuralTransformer
 from .evaluation.judge import discrete_columns
 from .evaluation.k_choice import choose_k
 from .neural_map import NeuralFeatureMap
+from .profiles import segment_profiles
 from .provenance import record_provenance
 from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch
@@ -123,8 +124,20 @@ default="random"
     segment_ids_ : ndarray
         ``segment_ids_[c]`` is the public id of the clusterer's component ``c``.
     segment_profiles_ : pandas.DataFrame
-        One row per segment id: ``size``, ``share``, the median of each numeric
-        column and the most frequent value of each categorical column.
+        One row per segment id: ``size``, ``share``, ``description`` (one line
+        of plain words from the strongest drivers, e.g. ``"higher spend (+1.4
+        sd), mostly channel=web (78% vs 30%)"``), the median of each numeric
+        column and the most frequent value of each categorical column, in the
+        original columns (imputed numbers, raw categories; see
+        :func:`sknas.profiles.segment_profiles`).
+    segment_drivers_ : pandas.DataFrame
+        What sets each segment apart from the other rows, one row per segment
+        and column (and category): ``segment``, ``column``, ``value`` (the
+        category, None for a number), ``kind`` (``"numeric"``, ``"flag"``,
+        ``"category"``), ``effect`` (standardised mean difference for numbers
+        and 0/1 flags, share difference for a category), ``segment_stat``,
+        ``rest_stat`` (means; shares for flags and categories) and ``smd``
+        (one scale for all kinds), sorted by ``|smd|`` within segment.
     categorical_columns_ : list
         Input columns treated as categories.
     column_roles_ : dict
@@ -374,7 +387,7 @@ default="random"
         raw = self.clusterer_.predict(Z)
         self.segment_ids_ = self._aligned_ids(X, raw, k)
         self.labels_ = self.segment_ids_[raw]
-        self.segment_profiles_ = self._profiles(numeric, frame)
+        self.segment_profiles_, self.segment_drivers_ = self._profiles(numeric, frame)
         self.provenance_ = record_provenance(self, Xe, data=frame if frame is not None else np.asarray(X))
         self.provenance_["search_time_s"] = float(self.search_.search_time_)
         self.provenance_["search"] = self.search_.provenance_["settings"]
@@ -406,20 +419,14 @@ default="random"
         return ids
 
     def _profiles(self, numeric, frame):
+        """(``segment_profiles_``, ``segment_drivers_``) in the original columns: imputed numbers, raw categories."""
         import pandas as pd
 
-        labels = self.labels_
-        ids = np.sort(self.segment_ids_)
-        sizes = np.array([np.sum(labels == s) for s in ids])
-        profile = pd.DataFrame({"size": sizes, "share": sizes / len(labels)}, index=pd.Index(ids, name="segment"))
         names = list(frame.columns) if frame is not None else [f"x{i}" for i in range(numeric.shape[1])]
         numeric_names = [n for n, is_num in zip(names, self._numeric_mask) if is_num]
-        for j, name in enumerate(numeric_names):
-            profile[name] = [np.median(numeric[labels == s, j]) if np.any(labels == s) else np.nan for s in ids]
-        for name in self.categorical_columns_:
-            column = frame[name].astype(object)
-            profile[name] = [column[labels == s].mode().iloc[0] if np.any(labels == s) else None for s in ids]
-        return profile
+        categorical = frame[self.categorical_columns_] if self.categorical_columns_ else None
+        return segment_profiles(self.labels_, pd.DataFrame(numeric, columns=numeric_names), categorical,
+                                segments=np.sort(self.segment_ids_))
 
     # -- predict / transform ----------------------------------------------------------------------
     def _embed(self, X):

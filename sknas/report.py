@@ -4,7 +4,8 @@ One file, no external resources, so it can be mailed or archived beside the
 model: the segments (sizes, profiles), the search (convergence, the chosen
 architecture, quality against cost), a comparison with classical recipes on
 the same rows, efficiency figures and the provenance.  Needs matplotlib
-(``pip install 'sknas[plot]'``); plots are drawn with the Agg backend.
+(``pip install 'sknas[plot]'``); plots are drawn on :class:`matplotlib.figure.Figure`
+objects, so the user's matplotlib backend is left as it is.
 """
 
 from __future__ import annotations
@@ -13,8 +14,17 @@ import base64
 import html
 import io
 import math
+from collections import Counter
 
 import numpy as np
+
+#: Rows drawn on the segment map at most (a random subsample).
+MAP_ROWS = 3000
+#: What each column role of ``AutoSegmenter.column_roles_`` means for the segmentation.
+_ROLE_NOTES = {"numeric": "number (a missing value becomes the median)",
+               "flag": "yes/no as 0/1 (a missing value becomes the most frequent)",
+               "date": "days since the earliest date (a missing value becomes the median)",
+               "categorical": "category (a missing value is a category of its own)"}
 
 _STYLE = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -23,6 +33,8 @@ h1 { border-bottom: 2px solid #446; padding-bottom: .2em; } h2 { color: #335; ma
 table { border-collapse: collapse; margin: .6em 0; font-size: 90%; }
 td, th { border: 1px solid #ccd; padding: .25em .6em; text-align: right; } th { background: #eef; }
 td.key { text-align: left; font-weight: 600; } img { max-width: 100%; border: 1px solid #eee; margin: .4em 0; }
+td.text, th.text { text-align: left; } figure { margin: 0; }
+figcaption { color: #555; font-size: 88%; max-width: 40em; }
 .grid { display: flex; flex-wrap: wrap; gap: 1em; } .grid > div { flex: 1 1 480px; } .note { color: #666; }
 """
 
@@ -30,9 +42,6 @@ td.key { text-align: left; font-weight: 600; } img { max-width: 100%; border: 1p
 def _png(fig):
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -40,15 +49,13 @@ def _img(data, alt):
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 
-def _pyplot():
+def _figure(size):
+    """A matplotlib Figure outside pyplot: drawn by its own canvas, no backend chosen or switched."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("The HTML report needs matplotlib: pip install 'sknas[plot]'") from exc
-    matplotlib.use("Agg", force=False)  # no display needed; a no-op if another backend is already in use
-    import matplotlib.pyplot as plt
-
-    return plt
+    return Figure(figsize=size)
 
 
 def _cell(value):
@@ -67,13 +74,16 @@ def _restating_candidates(search):
     return rows
 
 
-def _table(rows, header=None):
-    """Rows of (key, value, ...) as an HTML table; the first column is a key."""
+def _table(rows, header=None, text=False):
+    """Rows of (key, value, ...) as an HTML table; the first column is a key; ``text``: cells aligned left."""
     out = ["<table>"]
     if header:
         out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
+    td = "<td class='text'>" if text else "<td>"
+    if text:
+        out[-1] = out[-1].replace("<th>", "<th class='text'>")
     for row in rows:
-        out.append(f'<tr><td class="key">{_cell(row[0])}</td>' + "".join(f"<td>{_cell(v)}</td>" for v in row[1:])
+        out.append(f'<tr><td class="key">{_cell(row[0])}</td>' + "".join(f"{td}{_cell(v)}</td>" for v in row[1:])
                    + "</tr>")
     out.append("</table>")
     return "\n".join(out)
@@ -92,46 +102,55 @@ def _flatten(value, prefix=""):
 
 
 # -- plots ---------------------------------------------------------------------------------------------------
-def _plot_sizes(segmenter, plt):
+def _plot_sizes(segmenter):
     profile = segmenter.segment_profiles_
-    fig, ax = plt.subplots(figsize=(5.5, 3))
-    ax.bar([str(i) for i in profile.index], profile["size"], color="#5b7bb5")
+    fig = _figure((5.5, 3))
+    ax = fig.subplots()
+    from .plotting import segment_colors
+
+    colors = segment_colors(profile.index)
+    ax.bar([str(i) for i in profile.index], profile["size"], color=[colors[i] for i in profile.index])
     for i, (size, share) in enumerate(zip(profile["size"], profile["share"])):
         ax.text(i, size, f"{share:.0%}", ha="center", va="bottom", fontsize=8)
+    ax.set_ylim(0, 1.15 * max(profile["size"].max(), 1))
     ax.set_xlabel("segment")
     ax.set_ylabel("customers")
     ax.set_title("Segment sizes")
     return _png(fig)
 
 
-def _plot_profiles(segmenter, plt):
+def _plot_profiles(segmenter):
     """Each segment's median of each numeric column, as a z-score against all rows."""
     profile = segmenter.segment_profiles_
-    numeric = [c for c in profile.columns[2:] if c not in segmenter.categorical_columns_]
+    numeric = [c for c in profile.columns if c not in ("size", "share", "description")
+               and c not in segmenter.categorical_columns_]
     if not numeric:
         return None
     values = profile[numeric].to_numpy(dtype=float)
     centre, spread = segmenter._input_scaler.mean_ * segmenter._input_scaler.peak_, \
         segmenter._input_scaler.std_ * segmenter._input_scaler.peak_
     z = (values - centre) / spread
-    fig, ax = plt.subplots(figsize=(min(1 + 0.7 * len(numeric), 11), 0.6 * len(profile) + 1.5))
+    fig = _figure((min(1 + 0.7 * len(numeric), 11), 0.6 * len(profile) + 1.5))
+    ax = fig.subplots()
     image = ax.imshow(z, cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
     ax.set_xticks(range(len(numeric)), numeric, rotation=45, ha="right", fontsize=8)
     ax.set_yticks(range(len(profile)), [f"segment {i}" for i in profile.index], fontsize=8)
     for (r, c), v in np.ndenumerate(z):
-        ax.text(c, r, f"{values[r, c]:.3g}", ha="center", va="center", fontsize=7)
+        ax.text(c, r, f"{values[r, c]:,.0f}" if abs(values[r, c]) >= 1000 else f"{values[r, c]:.3g}",
+                ha="center", va="center", fontsize=7, color="white" if abs(v) > 1.3 else "black")
     fig.colorbar(image, ax=ax, label="median vs all rows (z)")
     ax.set_title("Segment profiles (median per column)")
     return _png(fig)
 
 
-def _plot_convergence(search, plt):
+def _plot_convergence(search):
     history = [r for r in search.search_history_ if r.get("valid") and np.isfinite(r.get("score", np.nan))]
     if not history:
         return None
     trials = [r["trial"] for r in history]
     scores = [r["score"] for r in history]
-    fig, ax = plt.subplots(figsize=(5.5, 3))
+    fig = _figure((5.5, 3))
+    ax = fig.subplots()
     ax.plot(trials, scores, "o", ms=4, alpha=0.6, label="candidate")
     ax.step(trials, np.maximum.accumulate(scores), where="post", color="black", label="best so far")
     ax.set_xlabel("trial")
@@ -141,12 +160,12 @@ def _plot_convergence(search, plt):
     return _png(fig)
 
 
-def _plot_with(function, *args, size=(5.5, 3)):
+def _plot_with(function, *args, size=(5.5, 3), **kwargs):
+    """A :mod:`sknas.plotting` function drawn on a new Figure, as PNG."""
     from . import plotting
 
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=size)
-    getattr(plotting, function)(*args, ax=ax)
+    fig = _figure(size)
+    getattr(plotting, function)(*args, ax=fig.subplots(), **kwargs)
     return _png(fig)
 
 
@@ -176,7 +195,7 @@ def compare_with_classical(segmenter, X, random_state=0):
     rows = np.random.RandomState(0).choice(len(space), min(len(space), 3000), replace=False)
     ours = segmenter.predict(X)
     recipes = {
-        f"sknas AutoSegmenter ({segmenter.method if isinstance(segmenter.method, str) else 'custom'})": ours,
+        f"sknas AutoSegmenter ({type(segmenter.search_).__name__})": ours,  # the fitted map, whatever named it
         "KMeans on the raw columns": KMeans(k, n_init=10, random_state=random_state).fit_predict(space),
         "PCA + KMeans": KMeans(k, n_init=10, random_state=random_state).fit_predict(
             PCA(min(8, space.shape[1]), random_state=random_state).fit_transform(space)),
@@ -190,6 +209,97 @@ def compare_with_classical(segmenter, X, random_state=0):
                     "separability": float(separability(space[rows], labels[rows])) if ok else math.nan,
                     "agreement": float(adjusted_rand_score(ours, labels))})
     return out
+
+
+# -- sections -------------------------------------------------------------------------------------------------
+def _figure_html(png, alt, caption):
+    return f"<figure>{_img(png, alt)}<figcaption>{caption}</figcaption></figure>"
+
+
+def _segments_section(segmenter, X):
+    """What a marketer reads: each segment in one line, the map, the drivers, sizes and column summaries."""
+    profile = segmenter.segment_profiles_
+    segments = list(profile.index)
+    parts = ["<h2>Segments</h2>"]
+    if "description" in profile:
+        parts.append("<p>Each segment against the other customers: its strongest differences, numbers in standard "
+                     "deviations (sd), categories and yes/no columns as the share in the segment vs the rest.</p>")
+        rows = [(s, int(r["size"]), f"{r['share']:.1%}", r["description"]) for s, r in profile.iterrows()]
+        parts.append(_table(rows, header=["segment", "customers", "share", "what sets it apart"], text=True))
+    parts.append("<div class='grid'>")
+    rows = np.random.RandomState(0).permutation(len(X))[:MAP_ROWS]
+    subset = X.iloc[rows] if hasattr(X, "iloc") else np.asarray(X)[rows]
+    embedding = segmenter.transform(subset)
+    drawn = f"all {len(X):,} rows" if len(rows) == len(X) else f"{len(rows):,} of {len(X):,} rows, drawn at random"
+    parts.append("<div>" + _figure_html(
+        _plot_with("plot_segment_map", embedding, segmenter.predict(subset), segments=segments, size=(6, 4.6)),
+        "segment map",
+        f"Each dot is a customer ({drawn}), coloured by segment. The axes "
+        f"are the first two principal components of the learned {embedding.shape[1]}-dimensional embedding the "
+        "segments were found in (<code>transform(X)</code>); they have no unit. Segments that overlap here may "
+        "still be apart in the other dimensions.") + "</div>")
+    drivers = getattr(segmenter, "segment_drivers_", None)
+    if drivers is not None and len(drivers):
+        height = 0.32 * min(3, drivers["column"].nunique()) * len(segments) + 0.2 * len(segments) + 1.2
+        parts.append("<div>" + _figure_html(
+            _plot_with("plot_segment_drivers", drivers, segments=segments, size=(6.5, height)), "segment drivers",
+            "The three columns that set each segment apart most, as the standardised mean difference against the "
+            "other customers (segment mean minus the rest's mean, over the pooled standard deviation; for a "
+            "category, of its yes/no indicator). |0.2| is a small difference, |0.8| a large one. All drivers: "
+            "<code>segment_drivers_</code>.") + "</div>")
+    parts.append("</div><div class='grid'>")
+    parts.append(f"<div>{_img(_plot_sizes(segmenter), 'segment sizes')}</div>")
+    profile_png = _plot_profiles(segmenter)
+    if profile_png:
+        parts.append(f"<div>{_img(profile_png, 'segment profiles')}</div>")
+    parts.append("</div><p>Median of each numeric column and most frequent value of each category, per segment "
+                 "(<code>segment_profiles_</code>):</p>")
+    parts.append(profile.drop(columns=["description"], errors="ignore")
+                 .to_html(float_format=lambda v: f"{v:.4g}", border=0))
+    return parts
+
+
+def _k_section(segmenter):
+    """The evidence behind ``n_clusters="auto"``: a chart and a table of every key per k."""
+    evidence = getattr(segmenter, "k_evidence_", None) or {}
+    if not evidence:
+        return []
+    stability = any(e.get("stability") is not None for e in evidence.values())
+    parts = ["<h2>Number of segments</h2>"]
+    parts.append(_figure_html(
+        _plot_with("plot_k_evidence", evidence, segmenter.n_clusters_, size=(6, 3.4)), "evidence per k",
+        f"The learned embedding was segmented at every k tried and k = {segmenter.n_clusters_} chosen label-free "
+        "(star), scored by the silhouette in the embedding among the admissible k: the smallest segment holds at "
+        "least 2% of the rows and the segments do not restate one input column (a group-by is not a discovery)"
+        + ("; stability: how well the segments come back when refitted on other rows with another seed"
+           if stability else "") + ". Crosses mark the k left out; the table says why."))
+    keys = list(dict.fromkeys(key for e in evidence.values() for key in e))
+
+    def cell(value):
+        return "yes" if value is True else "no" if value is False else "" if value is None else value
+
+    parts.append(_table([(k, *(cell(e.get(key)) for key in keys)) for k, e in evidence.items()],
+                        header=["k", *(key.replace("_", " ") for key in keys)]))
+    return parts
+
+
+def _columns_section(segmenter):
+    """How every input column was used (``column_roles_``), and which were left out and why."""
+    roles = getattr(segmenter, "column_roles_", None) or {}
+    dropped = getattr(segmenter, "dropped_columns_", None) or {}
+    if not roles and not dropped:
+        return []
+    counts = Counter(roles.values())
+    parts = ["<h2>Columns</h2>", f"<p>{len(roles)} input columns: "
+             + ", ".join(f"{n} {role}" for role, n in counts.most_common())
+             + (f"; <b>{len(dropped)} left out</b>" if dropped else "") + ".</p>"]
+    notes = dict(_ROLE_NOTES)
+    if getattr(segmenter, "native_categoricals_", False):
+        notes["categorical"] += ", embedded by the network"
+    rows = [(c, role, dropped.get(c, notes.get(role, ""))) for c, role in roles.items()]
+    rows += [(c, "left out", reason) for c, reason in dropped.items() if c not in roles]
+    parts.append(_table(rows, header=["column", "role", "how it is used"], text=True))
+    return parts
 
 
 # -- the report ----------------------------------------------------------------------------------------------
@@ -212,7 +322,6 @@ def build_report(segmenter, X, title="sknas segmentation report"):
     from sklearn.utils.validation import check_is_fitted
 
     check_is_fitted(segmenter, "segment_profiles_")
-    plt = _pyplot()
     search = segmenter.search_
     parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_STYLE}</style></head><body>", f"<h1>{html.escape(title)}</h1>"]
@@ -220,27 +329,13 @@ def build_report(segmenter, X, title="sknas segmentation report"):
     parts.append(f"<p>{len(segmenter.labels_)} rows, {segmenter.n_features_in_} columns, "
                  f"<b>{segmenter.n_clusters_} segments</b>; feature map <code>{html.escape(str(search.architecture_))}"
                  f"</code> found by {type(search).__name__} in {prov.get('search_time_s', math.nan):.1f} s.</p>")
-
-    parts.append("<h2>Segments</h2><div class='grid'>")
-    parts.append(f"<div>{_img(_plot_sizes(segmenter, plt), 'segment sizes')}</div>")
-    profile_png = _plot_profiles(segmenter, plt)
-    if profile_png:
-        parts.append(f"<div>{_img(profile_png, 'segment profiles')}</div>")
-    parts.append("</div>")
-    parts.append(segmenter.segment_profiles_.to_html(float_format=lambda v: f"{v:.4g}", border=0))
-    evidence = getattr(segmenter, "k_evidence_", None) or {}
-    if evidence:
-        parts.append("<p class='note'>Number of segments chosen label-free: the best silhouette in the learned "
-                     "embedding among the admissible k (smallest segment at least 2% of rows, segments that do not "
-                     "restate one input column).</p>")
-        parts.append(_table([(k, e["silhouette"], e["smallest_share"], e["column_nmi"], e["closest_column"] or "",
-                              "yes" if e["admissible"] else "no") for k, e in evidence.items()],
-                            header=["k", "silhouette", "smallest share", "NMI with closest column", "column",
-                                    "admissible"]))
+    parts += _segments_section(segmenter, X)
+    parts += _k_section(segmenter)
+    parts += _columns_section(segmenter)
 
     parts.append("<h2>Search</h2><div class='grid'>")
     if hasattr(search, "search_history_"):  # NeuralFeatureMap (method="none") searches nothing
-        convergence = _plot_convergence(search, plt)
+        convergence = _plot_convergence(search)
         if convergence:
             parts.append(f"<div>{_img(convergence, 'search convergence')}</div>")
         parts.append(f"<div>{_img(_plot_with('plot_pareto_front', search), 'Pareto front of quality against cost')}"

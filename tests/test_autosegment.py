@@ -52,7 +52,7 @@ def test_mixed_table_and_profiles(table):
     assert seg.search_.get_params()["categorical_features"] == ["channel", "region"]
     assert seg.labels_.shape == (len(frame),)
     profile = seg.segment_profiles_
-    assert list(profile.columns) == ["size", "share", "spend", "visits", "age", "channel", "region"]
+    assert list(profile.columns) == ["size", "share", "description", "spend", "visits", "age", "channel", "region"]
     assert profile["size"].sum() == len(frame) and profile["share"].sum() == pytest.approx(1.0)
     assert list(profile.index) == [0, 1, 2]
     first = seg.labels_ == profile.index[0]

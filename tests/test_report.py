@@ -1,5 +1,6 @@
 """The HTML report: self-contained, with the plots and tables the user needs."""
 
+import html
 import re
 import shutil
 
@@ -25,12 +26,38 @@ def test_report_sections_and_self_contained(fitted, tmp_path):
     for section in ("Segments", "Search", "Against classical recipes", "Efficiency", "Provenance"):
         assert f"<h2>{section}" in page
     alts = re.findall(r'<img alt="([^"]+)" src="data:image/png;base64,', page)
-    assert set(alts) >= {"segment sizes", "segment profiles", "search convergence",
-                         "Pareto front of quality against cost", "chosen architecture"}
+    assert set(alts) >= {"segment sizes", "segment profiles", "search convergence", "segment map", "evidence per k",
+                         "segment drivers", "Pareto front of quality against cost", "chosen architecture"}
     assert not re.search(r'(src|href)="(http|//)', page)  # nothing fetched from elsewhere
     assert seg.provenance_["data"]["sha256"] in page
     path = write_report(seg, frame, tmp_path / "r.html")
     assert path.read_text(encoding="utf-8") == page
+
+
+def test_report_pictures_descriptions_and_columns(fitted):
+    seg, frame = fitted
+    page = build_report(seg, frame)
+    assert "<h2>Number of segments" in page and "<h2>Columns" in page  # n_clusters="auto" shows its evidence
+    assert "principal components of the learned" in page  # the map's caption says what the axes are
+    for description in seg.segment_profiles_["description"]:
+        assert html.escape(description) in page
+    for column, role in seg.column_roles_.items():
+        assert f'<td class="key">{column}</td><td class=\'text\'>{role}</td>' in page
+
+
+def test_report_leaves_the_matplotlib_backend_alone(fitted):
+    import matplotlib
+
+    seg, frame = fitted
+    before = matplotlib.get_backend()
+    build_report(seg, frame)
+    assert matplotlib.get_backend() == before
+    matplotlib.use("svg")  # a user's non-default backend stays too
+    try:
+        build_report(seg, frame)
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)
 
 
 def test_comparison_table(fitted):
@@ -44,7 +71,9 @@ def test_comparison_table(fitted):
 def test_report_without_a_search(tmp_path):
     frame = make_customers(n_samples=120, random_state=0, as_frame=True).data
     seg = AutoSegmenter(method="none", n_clusters=3, max_epochs=2, device="cpu", random_state=0).fit(frame)
-    assert "<h2>Provenance" in build_report(seg, frame)
+    page = build_report(seg, frame)
+    assert "<h2>Provenance" in page and 'alt="segment map"' in page
+    assert "<h2>Number of segments" not in page  # a given k has no evidence to show
 
 
 def _browser():
