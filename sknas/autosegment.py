@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -11,14 +12,14 @@ from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import OneHotEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._preprocessing import Standardizer
 from ._table_columns import TableColumns
 from .base import BaseNeuralTransformer
 from .evaluation.judge import discrete_columns
-from .evaluation.k_choice import choose_k
+from .evaluation.k_choice import PREFER_AT_LEAST, choose_k, split_stability
 from .neural_map import NeuralFeatureMap
 from .profiles import segment_profiles
 from .provenance import record_provenance
@@ -56,13 +57,18 @@ class AutoSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    method : {"random", "darts", "evo", "pareto", "progressive", "rl", "bayes", "none"} or estimator, \
+    feature_map : {"random", "darts", "evo", "pareto", "progressive", "rl", "bayes", "none"} or estimator, \
 default="random"
-        The search estimator (``RandomFeatureSearch``, ``DARTSFeatureSearch``,
-        ``EvoFeatureSearch``, ...; ``"none"`` is :class:`~sknas.NeuralFeatureMap`),
-        or an sknas estimator instance (cloned).
-    clusterer : {"kmeans", "gmm"}, default="kmeans"
-        ``KMeans`` or ``GaussianMixture`` (full covariance) on the embedding.
+        What learns the embedding: a search method by name (``RandomFeatureSearch``,
+        ``DARTSFeatureSearch``, ``EvoFeatureSearch``, ...; ``"none"`` is
+        :class:`~sknas.NeuralFeatureMap`), or any sknas estimator instance
+        (cloned; its own settings are kept, only ``n_clusters`` and
+        ``random_state`` are set).
+    clusterer : {"kmeans", "gmm"} or clusterer, default="kmeans"
+        ``KMeans`` (10 starts) or ``GaussianMixture`` (full covariance) on the
+        embedding, or any scikit-learn clusterer with ``fit`` and ``predict``
+        and an ``n_clusters`` or ``n_components`` parameter (cloned, then given
+        each k and the seed), e.g. ``Birch()`` or ``MiniBatchKMeans()``.
     n_clusters : int or "auto", default="auto"
         Number of segments.  ``"auto"`` tries every k in ``cluster_range``: the
         search runs with the middle of the range (it needs a k for its
@@ -180,8 +186,8 @@ default="random"
     """
 
     _parameter_constraints: dict = {
-        "method": [StrOptions(set(METHODS)), BaseNeuralTransformer],
-        "clusterer": [StrOptions({"kmeans", "gmm"})],
+        "feature_map": [StrOptions(set(METHODS)), BaseNeuralTransformer],
+        "clusterer": [StrOptions({"kmeans", "gmm"}), HasMethods(["fit", "predict"])],
         "n_clusters": [Interval(numbers.Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "cluster_range": [tuple, list],
         "n_components": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -194,12 +200,13 @@ default="random"
         "random_state": ["random_state"],
         "n_jobs": [None, numbers.Integral],
         "verbose": ["verbose"],
+        "method": [StrOptions(set(METHODS) | {"deprecated"}), BaseNeuralTransformer],
     }
 
-    def __init__(self, method="random", clusterer="kmeans", n_clusters="auto", *, cluster_range=(2, 10),
+    def __init__(self, feature_map="random", clusterer="kmeans", n_clusters="auto", *, cluster_range=(2, 10),
                  n_components=8, max_trials=10, max_epochs="auto", search_params=None, handle_unknown="ignore",
-                 align_to=None, device="auto", random_state=None, n_jobs=None, verbose=0):
-        self.method = method
+                 align_to=None, device="auto", random_state=None, n_jobs=None, verbose=0, method="deprecated"):
+        self.feature_map = feature_map
         self.clusterer = clusterer
         self.n_clusters = n_clusters
         self.cluster_range = cluster_range
@@ -213,6 +220,7 @@ default="random"
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.method = method
 
     def __sklearn_clone__(self):
         # align_to is a fitted reference model (data), not a sub-estimator to refit: clone keeps it as is.
@@ -295,24 +303,41 @@ default="random"
         return out
 
     # -- fit ----------------------------------------------------------------------------------
+    def _feature_map(self):
+        """``feature_map``, or the deprecated ``method`` where a user still gives it."""
+        if isinstance(self.method, str) and self.method == "deprecated":
+            return self.feature_map
+        warnings.warn("AutoSegmenter(method=...) is deprecated since 0.2 and will be removed in 0.3; "
+                      "use feature_map=... (the same values).", FutureWarning, stacklevel=3)
+        return self.method
+
     def _make_search(self, k, rng):
-        if isinstance(self.method, BaseNeuralTransformer):
-            search = clone(self.method)
+        feature_map = self._feature_map()
+        if isinstance(feature_map, BaseNeuralTransformer):
+            search = clone(feature_map)
         else:
-            search = METHODS[self.method]()
+            search = METHODS[feature_map]()
         params = {"n_components": self.n_components, "n_clusters": k, "max_epochs": self.max_epochs,
                   "device": self.device, "random_state": rng.randint(2**31 - 1), "verbose": self.verbose}
         if "max_trials" in search.get_params():
             params.update(max_trials=self.max_trials, n_jobs=self.n_jobs)
-        if isinstance(self.method, BaseNeuralTransformer):
+        if isinstance(feature_map, BaseNeuralTransformer):
             params = {"n_clusters": k, "random_state": params["random_state"]}
         params.update(self.search_params or {})
         return search.set_params(**params)
 
     def _make_clusterer(self, k, seed):
+        if not isinstance(self.clusterer, str):
+            clusterer = clone(self.clusterer)
+            params = clusterer.get_params()
+            size = "n_clusters" if "n_clusters" in params else "n_components" if "n_components" in params else None
+            if size is None:
+                raise ValueError(f"clusterer {type(clusterer).__name__} has no n_clusters or n_components "
+                                 "parameter, so AutoSegmenter cannot give it the number of segments.")
+            return clusterer.set_params(**{size: k}, **({"random_state": seed} if "random_state" in params else {}))
         if self.clusterer == "gmm":
             return GaussianMixture(k, n_init=2, reg_covar=1e-4, random_state=seed)
-        return KMeans(k, n_init=4, random_state=seed)
+        return KMeans(k, n_init=10, random_state=seed)  # 10 starts: the same segments whatever the seed
 
     def _k_candidates(self, n_rows):
         if self.n_clusters != "auto":
@@ -328,7 +353,11 @@ default="random"
         rng = check_random_state(seed)
         rows = rng.choice(len(Z), min(len(Z), _K_SELECTION_ROWS), replace=False)
         labelings = {k: self._make_clusterer(k, seed).fit(Z).predict(Z[rows]) for k in candidates}
-        k, evidence = choose_k(Z[rows], candidates, labelings, {n: c[rows] for n, c in columns.items()})
+        # Would the segments come back from other rows and another seed? (a user refits with another seed)
+        stabilities = {k: split_stability(Z[rows], k, lambda part, k, s: self._make_clusterer(k, s).fit(part),
+                                          random_state=seed) for k in candidates}
+        k, evidence = choose_k(Z[rows], candidates, labelings, {n: c[rows] for n, c in columns.items()},
+                               stabilities=stabilities, prefer_at_least=PREFER_AT_LEAST)
         return k, evidence
 
     def _discrete_columns(self, numeric, frame):
@@ -337,7 +366,9 @@ default="random"
         numeric_names = [n for n, is_num in zip(names, self._numeric_mask) if is_num]
         out = discrete_columns(numeric, None, numeric_names)
         for name in self.categorical_columns_:
-            out[str(name)] = np.unique(frame[name].astype(str).to_numpy(), return_inverse=True)[1]
+            values = frame[name].astype(object)
+            values = values.where(values.notna(), _MISSING).astype(str).to_numpy()  # NaN is a category here
+            out[str(name)] = np.unique(values, return_inverse=True)[1]
         return out
 
     def fit(self, X, y=None):
@@ -388,7 +419,7 @@ default="random"
         self.segment_ids_ = self._aligned_ids(X, raw, k)
         self.labels_ = self.segment_ids_[raw]
         self.segment_profiles_, self.segment_drivers_ = self._profiles(numeric, frame)
-        self.provenance_ = record_provenance(self, Xe, data=frame if frame is not None else np.asarray(X))
+        self.provenance_ = record_provenance(self, Xe, data=X if frame is not None else np.asarray(X))  # as given
         self.provenance_["search_time_s"] = float(self.search_.search_time_)
         self.provenance_["search"] = self.search_.provenance_["settings"]
         return self

@@ -194,7 +194,7 @@ def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kme
     print(f"sknas search: {len(X)} rows x {X.shape[1]} columns from {csv}; method={method}, clusters={clusters}",
           file=out)
     start = time.perf_counter()
-    segmenter = AutoSegmenter(method=method, clusterer=clusterer, n_clusters=n_clusters,
+    segmenter = AutoSegmenter(feature_map=method, clusterer=clusterer, n_clusters=n_clusters,
                               cluster_range=tuple(cluster_range), n_components=n_components, max_trials=max_trials,
                               max_epochs=max_epochs, device=device, random_state=random_state).fit(X)
     os.makedirs(out_dir, exist_ok=True)

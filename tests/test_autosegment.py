@@ -5,12 +5,14 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.cluster import DBSCAN, Birch, MeanShift
 from sklearn.datasets import make_blobs
+from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from sklearn.model_selection import GridSearchCV
 
 import sknas
-from sknas import AutoSegmenter
+from sknas import AutoSegmenter, NeuralFeatureMap
 from sknas.metrics import silhouette_separability_scorer
 
 #: Parameters that make an AutoSegmenter fit in about a second on small data.
@@ -110,7 +112,7 @@ def test_methods_and_gmm(method, blobs):
     params = {**FAST_AUTO, "search_params": {**FAST_AUTO["search_params"], **extra}}
     if method == "none":
         params["search_params"] = {"batch_size": 64}
-    seg = AutoSegmenter(method=method, clusterer="gmm", n_clusters=4, **params).fit(X)
+    seg = AutoSegmenter(feature_map=method, clusterer="gmm", n_clusters=4, **params).fit(X)
     assert type(seg.search_).__name__ == {"darts": "DARTSFeatureSearch", "none": "NeuralFeatureMap"}[method]
     assert type(seg.clusterer_).__name__ == "GaussianMixture"
     assert adjusted_rand_score(y, seg.labels_) > 0.5
@@ -140,9 +142,49 @@ def test_grid_search_over_k(blobs):
 
 def test_bad_parameters(blobs):
     X, _ = blobs
-    with pytest.raises(ValueError, match="method"):
-        AutoSegmenter(method="magic").fit(X)
+    with pytest.raises(ValueError, match="feature_map"):
+        AutoSegmenter(feature_map="magic").fit(X)
+    with pytest.raises(ValueError, match="clusterer"):
+        AutoSegmenter(clusterer=PCA()).fit(X)  # no predict: not a clusterer
     with pytest.raises(ValueError, match="cluster_range"):
         AutoSegmenter(**{**FAST_AUTO, "cluster_range": (5, 2)}).fit(X)
     with pytest.raises(ValueError, match="infinity"):
         AutoSegmenter(**FAST_AUTO).fit(np.where(np.arange(X.size).reshape(X.shape) == 0, np.inf, X))
+
+
+def test_any_feature_map_and_any_clusterer(blobs):
+    """Pieces swap without leaving the API: an sknas estimator instance and a scikit-learn clusterer."""
+    X, y = blobs
+    feature_map = NeuralFeatureMap(n_components=3, max_epochs=2, batch_size=64, device="cpu")
+    seg = AutoSegmenter(feature_map=feature_map, clusterer=Birch(threshold=0.1), n_clusters=4,
+                        random_state=0).fit(X)
+    assert type(seg.search_) is NeuralFeatureMap and seg.search_.n_components == 3  # its settings kept
+    assert type(seg.clusterer_) is Birch and seg.clusterer_.n_clusters == 4
+    assert not hasattr(feature_map, "net_")  # cloned: the user's instance stays unfitted
+    np.testing.assert_array_equal(seg.predict(X), seg.labels_)
+    assert adjusted_rand_score(y, seg.labels_) > 0.5
+    with pytest.raises(ValueError, match="n_clusters or n_components"):
+        AutoSegmenter(clusterer=MeanShift(), n_clusters=3, **FAST_AUTO).fit(X)
+    with pytest.raises(ValueError, match="fit' and 'predict'"):
+        AutoSegmenter(clusterer=DBSCAN(), n_clusters=3, **FAST_AUTO).fit(X)
+
+
+def test_method_is_deprecated_for_feature_map(blobs):
+    X, _ = blobs
+    with pytest.warns(FutureWarning, match="feature_map"):
+        seg = AutoSegmenter(method="none", n_clusters=2, **{**FAST_AUTO, "search_params": {"batch_size": 64}}).fit(X)
+    assert type(seg.search_) is NeuralFeatureMap
+
+
+def test_k_evidence_says_why_each_k_lost(blobs):
+    """Auto k: stability is measured per k, every inadmissible k has a reason, and k = 2 is not preferred."""
+    X, _ = blobs
+    seg = AutoSegmenter(**{**FAST_AUTO, "cluster_range": (2, 6)}).fit(X)
+    evidence = seg.k_evidence_
+    assert set(evidence) == {2, 3, 4, 5, 6}
+    for e in evidence.values():
+        assert 0.0 <= e["stability"] <= 1.0 + 1e-9
+        assert e["admissible"] == (e["reason"] == "")
+    admissible = [k for k, e in evidence.items() if e["admissible"]]
+    if any(k >= 3 for k in admissible):
+        assert seg.n_clusters_ >= 3

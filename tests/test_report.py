@@ -70,7 +70,7 @@ def test_comparison_table(fitted):
 
 def test_report_without_a_search(tmp_path):
     frame = make_customers(n_samples=120, random_state=0, as_frame=True).data
-    seg = AutoSegmenter(method="none", n_clusters=3, max_epochs=2, device="cpu", random_state=0).fit(frame)
+    seg = AutoSegmenter(feature_map="none", n_clusters=3, max_epochs=2, device="cpu", random_state=0).fit(frame)
     page = build_report(seg, frame)
     assert "<h2>Provenance" in page and 'alt="segment map"' in page
     assert "<h2>Number of segments" not in page  # a given k has no evidence to show
