@@ -83,7 +83,13 @@ MIN_STABILITY = 0.8
 PREFER_AT_LEAST = 3
 
 
-def split_stability(Z, k, fit, random_state=0, n_splits=2):
+#: Half-splits behind one stability figure: with 2, the figure of the same k moved by 0.2-0.3 between the
+#: random_state of two fits on a telecom customer table (0.67 / 0.98), enough to flip the chosen k; with 6,
+#: by at most 0.1 (``docs/selection.md``).
+STABILITY_SPLITS = 6
+
+
+def split_stability(Z, k, fit, random_state=0, n_splits=STABILITY_SPLITS):
     """Mean ARI, over ``n_splits`` random half-splits, of the segments two refits put the rows of ``Z`` in.
 
     Each split fits ``fit(rows, k, seed)`` (a callable returning a fitted clusterer with ``predict``) on
@@ -114,14 +120,16 @@ def split_stability(Z, k, fit, random_state=0, n_splits=2):
 
 
 def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, restatement_nmi=None,
-             stabilities=None, min_stability=MIN_STABILITY, prefer_at_least=None):
+             stability=None, min_stability=MIN_STABILITY, prefer_at_least=None):
     """The k of ``ks`` whose segments of ``Z`` have the best silhouette in ``Z``, among the admissible ones.
 
     A k is admissible when its smallest segment holds at least ``min_share`` of the rows, its
     segments do not restate one discrete input column (NMI below ``restatement_nmi`` with every one of
-    ``columns``, ``{name: codes}``) and, when ``stabilities`` are given, they are stable (at least
-    ``min_stability``). When no k is admissible, stability is relaxed first, then every k competes.
-    A k below ``prefer_at_least`` wins only when no admissible k at or above it exists.
+    ``columns``, ``{name: codes}``) and, when ``stability`` is given, they are stable (at least
+    ``min_stability``). A k below ``prefer_at_least`` wins only when no admissible k at or above it exists.
+    Stability, the costly part, is measured lazily: k are tried by decreasing silhouette and the first
+    stable one wins, so only the k tried carry a stability figure. When no k is stable, the best
+    silhouette among the otherwise admissible k wins; when none is, every k competes.
 
     Parameters
     ----------
@@ -135,8 +143,9 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, res
     min_share : float, default=0.02
     restatement_nmi : float or None, default=None
         None: :data:`sknas.evaluation.judge.RESTATEMENT_NMI`.
-    stabilities : dict or None, default=None
-        ``{k: split_stability(...)}``; None: stability is not judged.
+    stability : callable, dict or None, default=None
+        ``stability(k)`` (e.g. a :func:`split_stability` of the clusterer) or ``{k: value}``; None:
+        stability is not judged.
     min_stability : float, default=0.8
     prefer_at_least : int or None, default=None
         None: every admissible k competes on the silhouette alone.
@@ -146,7 +155,8 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, res
     k : int
     evidence : dict
         ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column", "stability", "admissible",
-        "reason"}}``; ``reason`` says in words why a k was not admissible ("" when it was).
+        "reason"}}``; ``reason`` says in words why a k was not admissible ("" when it was); ``stability``
+        is None for a k that was not tried.
 
     Examples
     --------
@@ -164,14 +174,13 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, res
     from .judge import RESTATEMENT_NMI, column_restatement
 
     threshold = RESTATEMENT_NMI if restatement_nmi is None else restatement_nmi
-    evidence, basic = {}, {}
+    evidence = {}
     for k in ks:
         labels = np.asarray(labelings[k])
         n_labels = len(np.unique(labels))
         silhouette = float(silhouette_score(Z, labels)) if 1 < n_labels < len(labels) else -1.0
         share = float(np.bincount(np.unique(labels, return_inverse=True)[1]).min() / len(labels))
         nmi, column = column_restatement(labels, columns) if columns else (0.0, None)
-        stability = None if stabilities is None else float(stabilities[k])
         reasons = []
         if n_labels != k:
             reasons.append(f"only {n_labels} segments found")
@@ -179,13 +188,21 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, res
             reasons.append(f"smallest segment {share:.1%} of rows")
         if nmi >= threshold:
             reasons.append(f"restates {column} (NMI {nmi:.2f})")
-        basic[k] = not reasons
-        if stability is not None and stability < min_stability:
-            reasons.append(f"unstable (ARI {stability:.2f} between refits)")
         evidence[k] = {"silhouette": silhouette, "smallest_share": share, "column_nmi": nmi,
-                       "closest_column": column, "stability": stability, "admissible": not reasons,
+                       "closest_column": column, "stability": None, "admissible": not reasons,
                        "reason": "; ".join(reasons)}
-    pool = [k for k in ks if evidence[k]["admissible"]] or [k for k in ks if basic[k]] or list(ks)
-    if prefer_at_least is not None and any(k >= prefer_at_least for k in pool):
-        pool = [k for k in pool if k >= prefer_at_least]
-    return max(pool, key=lambda k: (evidence[k]["silhouette"], -k)), evidence
+
+    def best_first(pool):
+        return sorted(pool, key=lambda k: (-evidence[k]["silhouette"], k))
+
+    admissible = [k for k in ks if evidence[k]["admissible"]]
+    preferred = [k for k in admissible if prefer_at_least is None or k >= prefer_at_least]
+    if stability is not None:
+        measure = stability.__getitem__ if isinstance(stability, dict) else stability
+        for k in best_first(preferred) + best_first([k for k in admissible if k not in preferred]):
+            value = float(measure(k))
+            evidence[k]["stability"] = value
+            if value >= min_stability:
+                return k, evidence
+            evidence[k].update(admissible=False, reason=f"unstable (ARI {value:.2f} between refits)")
+    return best_first(preferred or admissible or list(ks))[0], evidence
