@@ -133,3 +133,33 @@ def test_a_restating_winner_is_replaced_by_the_best_other_candidate(monkeypatch)
     assert not new_winner["restates_column"]
     others = [r for r in second.search_history_ if r["valid"] and not r["restates_column"]]
     assert new_winner["selection_score"] >= max(r["selection_score"] for r in others) - 0.02  # margin rule
+
+
+def test_final_segments_that_restate_a_column_fall_back_to_a_runner_up(monkeypatch):
+    """The final network is judged as the candidates were; a restating one gives way to a runner-up."""
+    params = dict(n_clusters=2, max_trials=3, max_epochs=3, random_state=0, device="cpu")
+    plain = RandomFeatureSearch(**params).fit(_flag_table())
+    assert plain.final_check_["replaced"] is None
+    assert plain.final_check_["restates_column"] == (plain.final_check_["column_nmi"] >= RESTATEMENT_NMI)
+    fallbacks = [r["architecture"] for r in plain.runner_ups_ if not r["restates_column"]]
+    assert fallbacks, "the table must leave a runner-up that does not restate the flag"
+
+    calls = []
+
+    def judged(self, net, context, columns):  # the first final network restates the flag, the next does not
+        calls.append(net)
+        return (1.0, "member") if len(calls) == 1 else (0.1, "member")
+
+    monkeypatch.setattr(RandomFeatureSearch, "_final_restatement", judged)
+    search = RandomFeatureSearch(**params).fit(_flag_table())
+    assert len(calls) == 2
+    assert search.final_check_ == {"column_nmi": 0.1, "closest_column": "member", "restates_column": False,
+                                   "replaced": str(plain.architecture_)}
+    assert search.architecture_ == fallbacks[0] and search.net_ is calls[1]
+    assert search.transform(_flag_table()).shape == (len(_flag_table()), search.n_components_)
+
+    calls.clear()
+    monkeypatch.setattr(RandomFeatureSearch, "_final_restatement", lambda *a: calls.append(1) or (1.0, "member"))
+    stuck = RandomFeatureSearch(**params).fit(_flag_table())  # every retrained map restates: the winner stays
+    assert stuck.architecture_ == plain.architecture_ and stuck.final_check_["restates_column"]
+    assert len(calls) == 1 + len(fallbacks)

@@ -119,6 +119,12 @@ class RandomFeatureSearch(BaseFeatureSearch):
         The next best distinct candidates with ``agreement_with_winner`` (ARI
         between their clusterings of the scoring rows and the winner's):
         how different the runner-up segmentations are.
+    final_check_ : dict
+        The final network's segments judged as the candidates' were:
+        ``column_nmi``, ``closest_column``, ``restates_column``, and
+        ``replaced`` (the chosen architecture, as text, when its final network
+        restated a column and a runner-up that did not took its place; None
+        otherwise).
     pareto_front_ : list of dict
         Valid candidates not dominated in (score, params).
     search_time_, fit_time_ : float
