@@ -365,6 +365,11 @@ default="random"
 
         k, evidence = choose_k(Z[rows], candidates, labelings, {n: c[rows] for n, c in columns.items()},
                                stability=stability, prefer_at_least=PREFER_AT_LEAST)
+        if not evidence[k]["admissible"] and evidence[k]["stability"] is not None:
+            warnings.warn(f"No number of segments in {candidates[0]}..{candidates[-1]} came back when the clusterer "
+                          f"was refitted on other rows with another seed (k = {k}: ARI "
+                          f"{evidence[k]['stability']:.2f}); these {k} segments may change with random_state. "
+                          "See k_evidence_; more rows or another feature_map may help.", UserWarning, stacklevel=3)
         return k, evidence
 
     def _discrete_columns(self, numeric, frame):

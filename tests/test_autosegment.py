@@ -188,3 +188,11 @@ def test_k_evidence_says_why_each_k_lost(blobs):
     admissible = [k for k, e in evidence.items() if e["admissible"]]
     if any(k >= 3 for k in admissible):
         assert seg.n_clusters_ >= 3
+
+
+def test_a_user_is_warned_when_no_k_is_stable():
+    """Uniform noise has no segments that come back under refits: the answer carries a warning."""
+    X = np.random.RandomState(0).uniform(size=(300, 6))
+    with pytest.warns(UserWarning, match="came back"):
+        seg = AutoSegmenter(**{**FAST_AUTO, "cluster_range": (3, 6)}).fit(X)
+    assert not any(e["admissible"] for e in seg.k_evidence_.values())
