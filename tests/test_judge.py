@@ -163,3 +163,24 @@ def test_final_segments_that_restate_a_column_fall_back_to_a_runner_up(monkeypat
     stuck = RandomFeatureSearch(**params).fit(_flag_table())  # every retrained map restates: the winner stays
     assert stuck.architecture_ == plain.architecture_ and stuck.final_check_["restates_column"]
     assert len(calls) == 1 + len(fallbacks)
+
+
+def test_choose_k_prefers_three_or_more_stable_segments():
+    """k = 2 loses to an admissible k >= 3; an unstable k loses to a stable one; with none stable, a reason."""
+    from sklearn.cluster import KMeans
+
+    from sknas.evaluation.k_choice import choose_k
+
+    rng = np.random.default_rng(0)
+    Z = np.vstack([rng.normal(c, 0.3, (60, 2)) for c in ((0, 0), (0, 1.5), (12, 0), (12, 1.5))])
+    ks = (2, 3, 4, 5)
+    labelings = {k: KMeans(k, n_init=3, random_state=0).fit_predict(Z) for k in ks}
+    plain, evidence = choose_k(Z, ks, labelings)
+    assert plain == 2 and evidence[2]["silhouette"] > evidence[4]["silhouette"]  # two far halves
+    assert choose_k(Z, ks, labelings, prefer_at_least=3)[0] == 3  # the best silhouette among k >= 3
+    stable_k, evidence = choose_k(Z, ks, labelings, prefer_at_least=3, stability={2: 1.0, 3: 0.5, 4: 0.9, 5: 0.9})
+    assert stable_k == 4 and evidence[3]["reason"].startswith("unstable") and not evidence[3]["admissible"]
+    assert evidence[4]["admissible"] and evidence[4]["stability"] == 0.9
+    assert evidence[5]["stability"] is None  # not measured: a better k was stable first
+    none_stable, evidence = choose_k(Z, ks, labelings, prefer_at_least=3, stability=dict.fromkeys(ks, 0.1))
+    assert none_stable == 3 and not any(e["admissible"] for e in evidence.values())
