@@ -36,7 +36,10 @@ def test_search_writes_three_outputs(customers_csv, tmp_path, capsys):
     report = (out / "report.html").read_text()
     assert report.count("data:image/png;base64,") >= 4
     assert "Provenance" in report and "customers.csv" in report
-    assert "segments in" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "segments in" in printed
+    description = model.segment_profiles_["description"].iloc[0]
+    assert f"segment 0: {model.segment_profiles_['size'].iloc[0]} rows" in printed and description in printed
 
 
 def test_search_fixed_k_darts_and_bad_arguments(customers_csv, tmp_path):
