@@ -360,7 +360,7 @@ default="random"
         labelings = {k: self._make_clusterer(k, seed).fit(Z).predict(Z[rows]) for k in candidates}
         # Would the segments come back from other rows and another seed? (a user refits with another seed)
         def stability(k):
-            return split_stability(Z[rows], k, lambda part, k, s: self._make_clusterer(k, s).fit(part),
+            return split_stability(Z[rows], k, lambda part, n, s: self._make_clusterer(n, s).fit(part),
                                    random_state=seed)
 
         k, evidence = choose_k(Z[rows], candidates, labelings, {n: c[rows] for n, c in columns.items()},

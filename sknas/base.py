@@ -254,8 +254,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         check_is_fitted(self, "net_")
         X = validate_input(self, X, reset=False)
         encoder = self.net_.module_.encoder
-        first_weight = next(encoder.parameters(), None)  # the identity map has none
-        device = first_weight.device if first_weight is not None else torch.device("cpu")
+        device = _encoder_device(encoder)
         out = np.empty((len(X), self.n_components_), dtype=X.dtype)
         step = TRANSFORM_CHUNK_ROWS
         encoder.eval()
@@ -311,6 +310,12 @@ def _score_rows(train_idx, valid_idx):
         return valid_idx
     # train_idx is a random permutation's slice, so its prefix is a random sample of the training rows
     return np.concatenate([valid_idx, train_idx[:SCORE_MAX_ROWS - len(valid_idx)]])
+
+
+def _encoder_device(encoder):
+    """The device an encoder's weights live on (the identity map has none: CPU)."""
+    first_weight = next(encoder.parameters(), None)
+    return first_weight.device if first_weight is not None else torch.device("cpu")
 
 
 def _cpu_copy(module):
@@ -572,7 +577,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         return selection_scores(valid, self._scoring(), X=context.get("X_score"))
 
     def _check_final(self, architecture, net, Xs, y, rng, context):
-        """Judge the final network's segments as the candidates' were; replace a restating one once.
+        """Judge the final network's segments as the candidates' were; a restating one gives way to a runner-up.
 
         The restatement check (``_mark_restatements``) judges candidates trained on the search rows; the
         final network is the chosen architecture retrained on every row with a new seed, and it can land
@@ -600,17 +605,18 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         return architecture, net
 
     def _discrete_score_columns(self, context):
-        X = np.asarray(context["X_score"])[:MAX_LABELLED_ROWS]
-        return discrete_columns(X, self._standardizer.layout, self._encoded_column_names())
+        """The discrete input columns of the labelled scoring rows (computed once per fit, kept in context)."""
+        if "discrete_columns" not in context:
+            X = np.asarray(context["X_score"])[:MAX_LABELLED_ROWS]
+            context["discrete_columns"] = discrete_columns(X, self._standardizer.layout, self._encoded_column_names())
+        return context["discrete_columns"]
 
     def _final_restatement(self, net, context, columns):
         """``(nmi, column)`` of the final network's KMeans segments of the labelled scoring rows."""
         rows = np.asarray(context["X_score"])[:MAX_LABELLED_ROWS]
         encoder = net.module_.encoder
-        first_weight = next(encoder.parameters(), None)  # the identity map has none
         with torch.no_grad():
-            Z = embed(encoder, torch.as_tensor(_contiguous(rows), device=first_weight.device
-                                               if first_weight is not None else "cpu")).cpu().numpy()
+            Z = embed(encoder, torch.as_tensor(_contiguous(rows), device=_encoder_device(encoder))).cpu().numpy()
         with threadpool_limits(limits=1), parallel_config(backend="sequential"):
             labels = cluster_labels(Z, self.n_clusters)
         return column_restatement(labels, columns)

@@ -53,12 +53,12 @@ def prediction_strength(Z, k, random_state=0, n_splits=N_SPLITS):
     >>> max(k for k in strength if strength[k] >= PREDICTION_STRENGTH_THRESHOLD)
     4
     """
+    if len(Z) // 2 <= k:  # a half with no more rows than clusters
+        return 0.0
     rng = np.random.RandomState(random_state)
     values = []
     for _ in range(n_splits):
         train, test = _halves(len(Z), rng)
-        if min(len(train), len(test)) <= k:
-            return 0.0
         seed = rng.randint(2**31 - 1)
         by_train = _kmeans(Z[train], k, seed).predict(Z[test])
         test_labels = _kmeans(Z[test], k, seed).labels_
@@ -107,12 +107,12 @@ def split_stability(Z, k, fit, random_state=0, n_splits=STABILITY_SPLITS):
     """
     from sklearn.metrics import adjusted_rand_score
 
+    if len(Z) // 2 <= k:  # a half with no more rows than clusters
+        return 0.0
     rng = np.random.RandomState(random_state)
     values = []
     for _ in range(n_splits):
         first, second = _halves(len(Z), rng)
-        if min(len(first), len(second)) <= k:
-            return 0.0
         a = fit(Z[first], k, rng.randint(2**31 - 1)).predict(Z)
         b = fit(Z[second], k, rng.randint(2**31 - 1)).predict(Z)
         values.append(adjusted_rand_score(a, b))
