@@ -8,6 +8,11 @@ cut of one number is a group-by too, by deciles), the fit's wall time, and the a
 segments of consecutive seeds. The acceptance (issue 21): k >= 3, smallest share >= 2%, every NMI < 0.8,
 seed ARI >= 0.8, fit < 120 s on this 2-core machine for ~7,000 rows.
 
+In the same run, on the same rows and seeds, the classical recipes get the same measures: KMeans, PCA(8) +
+KMeans and a Gaussian mixture on the table as the report's comparison sees it (standardised numbers, 0/1
+categories, the same column handling) at the k AutoSegmenter chose, and KMeans with k chosen by the
+silhouette on that table (2..10), the classical automatic recipe.
+
     python benchmarks/bench_customers.py [--tables dev|held|NAME ...] [--seeds 0 1] [--stem customers_dev]
 """
 
@@ -21,7 +26,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, silhouette_score
+from sklearn.mixture import GaussianMixture
 
 sys.path.insert(0, str(Path(__file__).parent))
 from customer_tables import DEVELOPMENT, HELD_BACK, TABLES, load  # noqa: E402
@@ -52,11 +60,33 @@ def largest_column_nmi(frame, labels):
     return best
 
 
+def classical_recipes(seg, frame, seed):
+    """``{recipe: labels}`` of the classical recipes on the table as the report sees it (same k as ``seg``)."""
+    Xe, numeric, _ = seg._encode(frame, reset=False)
+    space = seg._selection_space(Xe, numeric.shape[1])
+    k = seg.n_clusters_
+    rows = np.random.RandomState(seed).choice(len(space), min(len(space), 2000), replace=False)
+    by_k = {c: KMeans(c, n_init=10, random_state=seed).fit(space) for c in range(2, 11)}
+    silhouette_k = max(by_k, key=lambda c: silhouette_score(space[rows], by_k[c].labels_[rows]))
+    same_k = by_k[k] if k in by_k else KMeans(k, n_init=10, random_state=seed).fit(space)
+    return {"KMeans (same k)": same_k.labels_,
+            "PCA(8) + KMeans (same k)": KMeans(k, n_init=10, random_state=seed).fit_predict(
+                PCA(min(8, space.shape[1]), random_state=seed).fit_transform(space)),
+            "GMM (same k)": GaussianMixture(k, reg_covar=1e-4, random_state=seed).fit(space).predict(space),
+            "KMeans, k by silhouette": by_k[silhouette_k].labels_}
+
+
+def measures(frame, labels):
+    nmi, column = largest_column_nmi(frame, labels)
+    return {"k": int(len(np.unique(labels))), "smallest_share": float(np.bincount(labels).min() / len(labels)),
+            "max_column_nmi": nmi, "closest_column": column}
+
+
 def run(tables, seeds):
     rows = []
     for name in tables:
         frame = load(name)
-        previous = None
+        previous, previous_classical = None, {}
         for seed in seeds:
             start = time.perf_counter()
             with warnings.catch_warnings():
@@ -64,15 +94,20 @@ def run(tables, seeds):
                 seg = AutoSegmenter(random_state=seed).fit(frame)
             wall = time.perf_counter() - start
             labels = seg.labels_
-            nmi, column = largest_column_nmi(frame, labels)
             row = {"table": name, "rows": len(frame), "columns": frame.shape[1], "seed": seed,
-                   "k": int(seg.n_clusters_), "smallest_share": float(np.bincount(labels).min() / len(labels)),
-                   "max_column_nmi": nmi, "closest_column": column, "wall_s": wall,
+                   "recipe": "sknas AutoSegmenter (defaults)", **measures(frame, labels), "wall_s": wall,
                    "map": str(seg.search_.architecture_),
                    "seed_ari": float(adjusted_rand_score(previous, labels)) if previous is not None else None}
             previous = labels
             rows.append(row)
             print(row, flush=True)
+            for recipe, recipe_labels in classical_recipes(seg, frame, seed).items():
+                before = previous_classical.get(recipe)
+                rows.append({"table": name, "rows": len(frame), "columns": frame.shape[1], "seed": seed,
+                             "recipe": recipe, **measures(frame, recipe_labels), "wall_s": None, "map": "",
+                             "seed_ari": float(adjusted_rand_score(before, recipe_labels))
+                             if before is not None else None})
+                previous_classical[recipe] = recipe_labels
     return rows
 
 
@@ -89,13 +124,14 @@ def main(argv=None):
     lines = [f"# AutoSegmenter defaults on real customer tables ({', '.join(tables)})", "",
              machine_header("python benchmarks/bench_customers.py " + " ".join(argv or sys.argv[1:]),
                             "AutoSegmenter(random_state=seed), every other parameter at its default"), "",
-             "| table | rows x columns | seed | k | smallest share | max NMI with one column | column | "
-             "ARI with previous seed | fit (s) | map |", "|" + "---|" * 10]
+             "| table | rows x columns | seed | recipe | k | smallest share | max NMI with one column | column | "
+             "ARI with previous seed | fit (s) | map |", "|" + "---|" * 11]
     for r in rows:
         ari = "" if r["seed_ari"] is None else f"{r['seed_ari']:.3f}"
-        lines.append(f"| {r['table']} | {r['rows']} x {r['columns']} | {r['seed']} | {r['k']} | "
+        wall = "" if r["wall_s"] is None else f"{r['wall_s']:.1f}"
+        lines.append(f"| {r['table']} | {r['rows']} x {r['columns']} | {r['seed']} | {r['recipe']} | {r['k']} | "
                      f"{r['smallest_share']:.3f} | {r['max_column_nmi']:.3f} | {r['closest_column']} | {ari} | "
-                     f"{r['wall_s']:.1f} | `{r['map']}` |")
+                     f"{wall} | {'`' + r['map'] + '`' if r['map'] else ''} |")
     lines += ["", "Tables: " + "; ".join(f"{t}: {TABLES[t][0]}::{TABLES[t][1]}, {TABLES[t][2]}" for t in tables)]
     write_results(args.stem or f"customers_{'_'.join(args.tables)}", lines, rows)
 
