@@ -36,7 +36,8 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
 from sknas import RandomFeatureSearch
-from sknas.base import SEARCH_DATA_KEYS, _evaluate_candidate, _score_rows, _search_rows
+from sknas.base import _score_rows, _search_rows
+from sknas.search.candidates import SEARCH_DATA_KEYS, evaluate_candidate
 from sknas.space import Architecture, SearchSpace
 
 
@@ -76,14 +77,14 @@ def measure(name, n_archs, n_seeds, split_seed):
     scores, aris = np.full((n_archs, n_seeds), np.nan), np.full((n_archs, n_seeds), np.nan)
     for i, arch in enumerate(archs):
         for j in range(n_seeds):
-            record = _evaluate_candidate(arch, int(rng.randint(2**31 - 1)), data, settings)
+            record = evaluate_candidate(arch, int(rng.randint(2**31 - 1)), data, settings)
             if record["valid"]:
                 scores[i, j] = record["score"]
                 aris[i, j] = adjusted_rand_score(y_score, record["labels"])
         print(f"{name} {arch}: scores {np.round(scores[i], 3)} ARI {np.round(aris[i], 3)}", flush=True)
     fixed = {}
     for head in ("lda", "identity"):
-        record = _evaluate_candidate(Architecture(head=head), split_seed, data, settings)
+        record = evaluate_candidate(Architecture(head=head), split_seed, data, settings)
         fixed[head] = (record["score"], adjusted_rand_score(y_score, record["labels"]) if record["valid"] else None)
     ok = ~np.isnan(scores).any(axis=1)  # architectures with a failed or collapsed seed are left out
     S, A = scores[ok], aris[ok]

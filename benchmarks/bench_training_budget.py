@@ -28,12 +28,13 @@ from sklearn.metrics import adjusted_rand_score
 from sklearn.preprocessing import StandardScaler
 
 import heldout_data
-import sknas.base as _base  # its train_candidate is swapped for the "before" arm
-from sknas.base import _evaluate_candidate, _score_rows, _search_rows
+import sknas.search.candidates as _candidates  # its train_candidate is swapped for the "before" arm
+from sknas.base import _score_rows, _search_rows
+from sknas.search.candidates import evaluate_candidate
 from sknas.space import Architecture, SearchSpace
 from sknas.training import budget
 
-_ORIGINAL_TRAIN = _base.train_candidate
+_ORIGINAL_TRAIN = _candidates.train_candidate
 
 
 def _train_before(encoder, objective, train, valid, **kw):
@@ -57,11 +58,11 @@ def measure(name, n_archs, seed):
         for arm, epochs, trainer in (("before", 40, _train_before), ("auto", "auto", _ORIGINAL_TRAIN)):
             if arch.head == "lda" and arm == "auto":
                 continue  # nothing to train
-            _base.train_candidate = trainer
+            _candidates.train_candidate = trainer
             try:
-                r = _evaluate_candidate(arch, int(rng.randint(2**31 - 1)), data, {**settings, "max_epochs": epochs})
+                r = evaluate_candidate(arch, int(rng.randint(2**31 - 1)), data, {**settings, "max_epochs": epochs})
             finally:
-                _base.train_candidate = _ORIGINAL_TRAIN
+                _candidates.train_candidate = _ORIGINAL_TRAIN
             rows.append({"dataset": name, "architecture": str(arch), "arm": "fixed" if arch.head == "lda" else arm,
                          "score": r["score"], "valid": r["valid"], "epochs": r.get("n_epochs"), "time": r["time"],
                          "ari": adjusted_rand_score(y_score, r["labels"]) if r["valid"] else None})

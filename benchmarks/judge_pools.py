@@ -85,7 +85,7 @@ def make_pool(table, search_name, seed, out_dir):
 
     import judge_tables
     from sknas import DARTSFeatureSearch, RandomFeatureSearch
-    from sknas.base import BaseFeatureSearch
+    from sknas.search.base import BaseFeatureSearch
 
     torch.set_num_threads(1)
     path = out_dir / f"{table}__{search_name}__{seed}.pkl"

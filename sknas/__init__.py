@@ -5,9 +5,9 @@ tabular data, to put ahead of ``KMeans`` or ``GaussianMixture`` in a pipeline.
 """
 
 from .autosegment import AutoSegmenter
-from .base import BaseFeatureSearch, SearchFailedError
 from .neural_map import NeuralFeatureMap
 from .persistence import load, save
+from .search.base import BaseFeatureSearch, SearchFailedError
 from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch
 from .search.evolution import EvoFeatureSearch

@@ -23,7 +23,7 @@ def explain_choice(search):
     """Plain sentences on which feature map a fitted search chose, why, and what that means.
 
     A fixed map (the raw columns or the LDA map) is kept unless a trained
-    network beats it by ``sknas.base.FIXED_MAP_MARGIN`` (see ``_prefer_fixed_map``).
+    network beats it by ``sknas.search.base.FIXED_MAP_MARGIN`` (see ``_prefer_fixed_map``).
 
     Examples
     --------
@@ -35,7 +35,7 @@ def explain_choice(search):
     >>> print(explain_choice(search)[0])
     The search scored 4 feature maps without labels ...
     """
-    from .base import FIXED_MAP_MARGIN
+    from .search.base import FIXED_MAP_MARGIN
     from .space.architecture import FIXED_HEADS
 
     scoring = search._scoring()

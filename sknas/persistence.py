@@ -486,7 +486,7 @@ class _Reader:
     def _featurenet(self, value):
         from skorch.history import History
 
-        from .base import _WEIGHT_DECAY
+        from .training import WEIGHT_DECAY
         from .space import build_network
         from .training import make_final_net, make_objective, seeded
 
@@ -497,7 +497,7 @@ class _Reader:
             encoder = build_network(architecture, n_features, n_components, self.decode(spec.get("layout")))
             objective = make_objective(spec["objective"], n_features, encoder.n_outputs, _fake_targets(spec, self))
             net = make_final_net(encoder, objective, max_epochs=spec["max_epochs"], batch_size=spec["batch_size"],
-                                 learning_rate=spec["lr"], weight_decay=_WEIGHT_DECAY, device="cpu")
+                                 learning_rate=spec["lr"], weight_decay=WEIGHT_DECAY, device="cpu")
             net.initialize()
         state = {k: self._stored(key) for k, key in spec["weights"].items()}
         try:

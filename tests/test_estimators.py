@@ -27,6 +27,7 @@ from sklearn.utils.validation import check_is_fitted
 
 import sknas
 import sknas.base
+import sknas.search.candidates
 from sknas import Architecture, NeuralFeatureMap, RandomFeatureSearch, SearchFailedError
 from sknas.metrics import silhouette_scorer
 from sknas.training import CandidateFailure
@@ -335,7 +336,7 @@ def test_tiny_max_time_still_evaluates_a_candidate(customers):
 
 # -- failures ------------------------------------------------------------------------------
 def _failing_train_candidate(monkeypatch, fail_calls):
-    real = sknas.base.train_candidate
+    real = sknas.search.candidates.train_candidate
     calls = []
 
     def flaky(*args, **kwargs):
@@ -344,7 +345,7 @@ def _failing_train_candidate(monkeypatch, fail_calls):
             raise CandidateFailure("non-finite training loss")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sknas.base, "train_candidate", flaky)
+    monkeypatch.setattr(sknas.search.candidates, "train_candidate", flaky)
     return calls
 
 
@@ -414,7 +415,7 @@ def test_scoring_callable_higher_is_better(customers):
 def test_collapsed_embedding_never_wins(monkeypatch, customers):
     """Even a scoring callable that loves a collapsed embedding cannot pick it."""
     X, _ = customers
-    real_embed = sknas.base.embed
+    real_embed = sknas.search.candidates.embed
     calls = []
 
     def collapse_first(encoder, X_t, *args, **kwargs):
@@ -425,7 +426,7 @@ def test_collapsed_embedding_never_wins(monkeypatch, customers):
     def loves_collapse(Z):
         return 1e9 if np.ptp(Z) == 0 else float(np.std(Z))
 
-    monkeypatch.setattr(sknas.base, "embed", collapse_first)
+    monkeypatch.setattr(sknas.search.candidates, "embed", collapse_first)
     est = make_search(scoring=loves_collapse, max_trials=3).fit(X)
     first = est.search_history_[0]
     assert first["status"] == "ok"

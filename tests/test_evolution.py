@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn.cluster import KMeans
 from sklearn.pipeline import make_pipeline
 
-import sknas.base
+import sknas.search.candidates
 from sknas import Architecture, EvoFeatureSearch, SearchSpace
 from sknas.search.evolution import population_of, tournament
 from sknas.space import OPS, build_network
@@ -86,13 +86,13 @@ def test_tournament_returns_the_fittest_drawn():
 
 def test_cache_prevents_retraining(customers, monkeypatch):
     calls = []
-    real = sknas.base._evaluate_candidate
+    real = sknas.search.candidates.evaluate_candidate
 
     def counting(arch, seed, data, settings):
         calls.append(arch)
         return real(arch, seed, data, settings)
 
-    monkeypatch.setattr(sknas.base, "_evaluate_candidate", counting)
+    monkeypatch.setattr(sknas.search.candidates, "evaluate_candidate", counting)
     tiny = {"ops": ("linear",), "widths": (8,), "max_depth": 1, "activations": ("relu",), "norms": ("none",),
             "dropouts": (0.0,), "residual": (False,), "include_identity": False}
     X, _ = customers

@@ -10,7 +10,7 @@ from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import make_pipeline
 
-import sknas.base
+import sknas.search.candidates
 from sknas import RLFeatureSearch, SearchSpace
 from sknas.search.reinforce import Controller, PathGrammar, Reinforce, SpaceGrammar
 from sknas.space import build_network
@@ -101,16 +101,16 @@ def test_search_records_curves_and_only_space_members(customers):
 
 
 def test_failed_candidates_get_a_low_finite_reward(customers, monkeypatch):
-    real = sknas.base._evaluate_candidate
+    real = sknas.search.candidates.evaluate_candidate
 
     def failing_deep(arch, seed, data, settings):
         if arch.depth >= 1:
             record = {"architecture": arch, "seed": seed, "status": "failed", "reason": "stub", "score": -math.inf,
                       "valid": False}
-            return sknas.base.finish_record(record, data["X_train"].shape[1], settings, 0.0)
+            return sknas.search.candidates.finish_record(record, data["X_train"].shape[1], settings, 0.0)
         return real(arch, seed, data, settings)
 
-    monkeypatch.setattr(sknas.base, "_evaluate_candidate", failing_deep)
+    monkeypatch.setattr(sknas.search.candidates, "evaluate_candidate", failing_deep)
     X, _ = customers
     search = RLFeatureSearch(n_components=2, n_clusters=3, **FAST_RL).fit(X)
     assert any(r["status"] == "failed" for r in search.search_history_)
@@ -120,13 +120,13 @@ def test_failed_candidates_get_a_low_finite_reward(customers, monkeypatch):
 
 def test_enas_trains_no_candidate_from_scratch(customers, monkeypatch):
     trained = []
-    real = sknas.base._evaluate_candidate
+    real = sknas.search.candidates.evaluate_candidate
 
     def recording(arch, seed, data, settings):
         trained.append(arch)
         return real(arch, seed, data, settings)
 
-    monkeypatch.setattr(sknas.base, "_evaluate_candidate", recording)
+    monkeypatch.setattr(sknas.search.candidates, "evaluate_candidate", recording)
     X, _ = customers
     search = RLFeatureSearch(n_components=2, n_clusters=3, weight_sharing=True, **FAST_RL).fit(X)
     # Only the fixed maps (raw features, LDA), which have nothing to train, go through the candidate trainer.

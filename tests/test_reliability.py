@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-import sknas.base
+import sknas.search.candidates
 from sknas import (
     BayesFeatureSearch,
     DARTSFeatureSearch,
@@ -76,7 +76,7 @@ FORWARD_FAULTS = {
 
 def _break_trainable_candidates(monkeypatch, fault):
     """Every candidate with weights gets ``fault`` on its encoder's output; fixed maps stay healthy."""
-    real = sknas.base.build_network
+    real = sknas.search.candidates.build_network
 
     def build(architecture, *args, **kwargs):
         encoder = real(architecture, *args, **kwargs)
@@ -84,7 +84,7 @@ def _break_trainable_candidates(monkeypatch, fault):
             encoder.register_forward_hook(lambda module, inputs, out: fault(out) if module.training else out)
         return encoder
 
-    monkeypatch.setattr(sknas.base, "build_network", build)
+    monkeypatch.setattr(sknas.search.candidates, "build_network", build)
 
 
 @pytest.mark.parametrize("fault, reason", [("nan_loss", "non-finite training loss"),
@@ -117,7 +117,7 @@ def test_huge_learning_rate_fails_candidates_not_the_search(X):
 
 def _oom_until(monkeypatch, max_batch, error):
     """``train_candidate`` runs out of memory while the batch is larger than ``max_batch``."""
-    real = sknas.base.train_candidate
+    real = sknas.search.candidates.train_candidate
     calls = []
 
     def train(encoder, *args, batch_size, **kwargs):
@@ -127,7 +127,7 @@ def _oom_until(monkeypatch, max_batch, error):
                 raise error
         return real(encoder, *args, batch_size=batch_size, **kwargs)
 
-    monkeypatch.setattr(sknas.base, "train_candidate", train)
+    monkeypatch.setattr(sknas.search.candidates, "train_candidate", train)
     return calls
 
 
@@ -168,14 +168,14 @@ def test_batched_population_out_of_memory_falls_back_to_one_by_one(monkeypatch, 
 @pytest.mark.parametrize("error", [ValueError("width 8 cannot be split into 3 heads"),
                                    TypeError("unsupported operand"), AssertionError("embed_dim must be divisible")])
 def test_layer_that_cannot_be_built_is_recorded(monkeypatch, X, error):
-    real = sknas.base.build_network
+    real = sknas.search.candidates.build_network
 
     def build(architecture, *args, **kwargs):
         if architecture.head not in FIXED_HEADS and architecture.blocks:
             raise error
         return real(architecture, *args, **kwargs)
 
-    monkeypatch.setattr(sknas.base, "build_network", build)
+    monkeypatch.setattr(sknas.search.candidates, "build_network", build)
     search = make_search(max_trials=4).fit(X)
     failed = [r for r in search.search_history_ if r["status"] == "failed"]
     assert failed and all(r["reason"].startswith(type(error).__name__) for r in failed)
@@ -186,7 +186,7 @@ def test_every_candidate_failing_raises_one_clear_error(monkeypatch, X):
     def build(*args, **kwargs):
         raise RuntimeError("no kernel image is available for execution on the device")
 
-    monkeypatch.setattr(sknas.base, "build_network", build)
+    monkeypatch.setattr(sknas.search.candidates, "build_network", build)
     with pytest.raises(SearchFailedError, match=r"All 3 candidates failed.*3x RuntimeError: no kernel image"):
         make_search(max_trials=3).fit(X)
 
@@ -224,7 +224,7 @@ STRATEGIES = {
 
 def _interrupt_after(monkeypatch, n_trials):
     """Ctrl-C arrives while the candidate after the ``n_trials``-th one is training."""
-    real = sknas.base._evaluate_candidate
+    real = sknas.search.candidates.evaluate_candidate
     count = []
 
     def evaluate(*args, **kwargs):
@@ -233,7 +233,7 @@ def _interrupt_after(monkeypatch, n_trials):
         count.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(sknas.base, "_evaluate_candidate", evaluate)
+    monkeypatch.setattr(sknas.search.candidates, "evaluate_candidate", evaluate)
 
 
 def _comparable(history, ignore=()):
@@ -275,8 +275,8 @@ def test_resume_replays_instead_of_retraining(monkeypatch, tmp_path, X):
     path = tmp_path / "search.json"
     first = make_search(max_trials=5, checkpoint=path).fit(X)
     calls = []
-    real = sknas.base._evaluate_candidate
-    monkeypatch.setattr(sknas.base, "_evaluate_candidate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = sknas.search.candidates.evaluate_candidate
+    monkeypatch.setattr(sknas.search.candidates, "evaluate_candidate", lambda *a, **k: calls.append(1) or real(*a, **k))
     again = make_search(max_trials=7, checkpoint=path).fit(X)  # a larger budget continues the search
     assert len(calls) == 2
     # the first five are the saved ones (selection scores differ: they rank the larger pool)

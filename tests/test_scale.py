@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import sknas.base
+import sknas.search.candidates
 from sknas import RandomFeatureSearch
 from sknas.training import objectives
 from sknas.training.objectives import NeighborsObjective, _sampled_neighbors
@@ -40,8 +41,8 @@ def test_search_runs_on_a_capped_subsample_and_the_final_net_on_all_rows(monkeyp
     X, _ = customers
     monkeypatch.setattr(sknas.base, "SEARCH_MAX_ROWS", 100)
     seen = []
-    evaluate = sknas.base._evaluate_candidate
-    monkeypatch.setattr(sknas.base, "_evaluate_candidate",
+    evaluate = sknas.search.candidates.evaluate_candidate
+    monkeypatch.setattr(sknas.search.candidates, "evaluate_candidate",
                         lambda a, s, data, settings: seen.append((len(data["X_train"]), len(data["X_valid"])))
                         or evaluate(a, s, data, settings))
     params = {**FAST_SEARCH, "search_space": {**FAST_SEARCH["search_space"], "include_identity": False}}

@@ -121,7 +121,7 @@ def _record(head_or_width, score):
 
 @pytest.mark.parametrize("network_score, expected", [(0.645, "lda"), (0.651, "network"), (0.60, "lda")])
 def test_a_network_within_the_margin_of_the_best_fixed_map_loses_to_it(network_score, expected):
-    from sknas.base import FIXED_MAP_MARGIN, _prefer_fixed_map
+    from sknas.search.base import FIXED_MAP_MARGIN, _prefer_fixed_map
 
     assert FIXED_MAP_MARGIN["silhouette+separability"] == pytest.approx(0.02)
     valid = [_record("identity", 0.40), _record("lda", 0.63), _record(64, network_score), _record(32, 0.5)]
@@ -133,7 +133,7 @@ def test_a_network_within_the_margin_of_the_best_fixed_map_loses_to_it(network_s
 
 
 def test_the_margin_applies_only_to_silhouette_scale_scorings():
-    from sknas.base import _prefer_fixed_map
+    from sknas.search.base import _prefer_fixed_map
 
     valid = [_record("lda", 0.63), _record(64, 0.64)]
     for scoring in ("calinski_harabasz", "davies_bouldin", "consensus", (lambda Z: 0.0)):

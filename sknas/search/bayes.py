@@ -25,9 +25,10 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 from sklearn.neural_network import MLPRegressor
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import _SEED_MAX, BaseFeatureSearch
 from ..space.encoding import encode_many
+from ..training import SEED_MAX
 from ._targets import record_targets
+from .base import BaseFeatureSearch
 
 
 # -- surrogates ---------------------------------------------------------------------------------------------
@@ -58,7 +59,7 @@ class GPSurrogate:
 
     def sample(self, X, rng):
         """One joint posterior draw over ``X`` (Thompson sampling)."""
-        return self.model_.sample_y(X, random_state=int(rng.randint(_SEED_MAX)))[:, 0]
+        return self.model_.sample_y(X, random_state=int(rng.randint(SEED_MAX)))[:, 0]
 
 
 class EnsembleSurrogate:

@@ -31,12 +31,13 @@ import torch
 from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
-from ..base import _SEED_MAX, _WEIGHT_DECAY, SEARCH_DATA_KEYS, BaseFeatureSearch
-from ..space import Architecture, SuperNet
 from ..evaluation import score_embedding
-from ..training import CandidateFailure, embed, evaluate_loss, make_objective, seeded
+from ..space import Architecture, SuperNet
+from ..training import SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
 from ..training.budget import supernet_epochs
 from ..training.trainer import iterate_batches
+from .base import BaseFeatureSearch
+from .candidates import SEARCH_DATA_KEYS
 
 #: Ops DARTS adds to the space's ops: what lets it choose a shallower network.
 _PARAMETER_FREE = ("skip", "zero")
@@ -416,7 +417,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
     # -- the search ----------------------------------------------------------------------------------------
     def _search(self, space, context):
         rng = context["rng"]
-        seed = int(rng.randint(_SEED_MAX))
+        seed = int(rng.randint(SEED_MAX))
         path = self._train_supernet(space, context, seed)
         candidates = [_without_zero_blocks(path)]
         sources = ["darts"]
@@ -428,7 +429,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
             if arch not in candidates:
                 candidates.append(arch)
                 sources.append("init")
-        seeds = [int(rng.randint(_SEED_MAX)) for _ in candidates]
+        seeds = [int(rng.randint(SEED_MAX)) for _ in candidates]
         data = {k: context[k] for k in SEARCH_DATA_KEYS}
         records = self._evaluate_many(candidates, seeds, data, self._candidate_settings())
         for trial, (record, source) in enumerate(zip(records, sources)):
@@ -460,7 +461,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
             net = _RelaxedNet(supernet)
             weights = supernet.weight_parameters() + [p for p in objective.parameters() if p.requires_grad]
             alphas = supernet.arch_parameters()
-            w_opt = torch.optim.AdamW(weights, lr=self.learning_rate, weight_decay=_WEIGHT_DECAY)
+            w_opt = torch.optim.AdamW(weights, lr=self.learning_rate, weight_decay=WEIGHT_DECAY)
             a_opt = torch.optim.Adam(alphas, lr=self.arch_learning_rate, betas=(0.5, 0.999),
                                      weight_decay=self.arch_weight_decay)
             try:
@@ -574,7 +575,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         if self.order == "first":
             grads = first_order_gradient(valid_loss, alphas)
         else:
-            step_seed = int(torch.randint(_SEED_MAX, ()))
+            step_seed = int(torch.randint(SEED_MAX, ()))
 
             def train_loss():
                 return objective.loss(net, train, idx)

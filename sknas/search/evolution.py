@@ -16,9 +16,11 @@ import numpy as np
 from joblib import parallel_config
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import _WEIGHT_DECAY, BaseFeatureSearch, candidate_epochs, finish_record, score_candidate
 from ..space import genotype_distance
+from ..training import WEIGHT_DECAY
 from ..training.population import can_batch, train_population
+from .base import BaseFeatureSearch
+from .candidates import candidate_epochs, finish_record, score_candidate
 
 
 def population_of(records, population_size, aging=True, elitism=0):
@@ -259,7 +261,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
                 X_embed=data.get("X_score"),
                 n_components=settings["n_components"], keep="last", max_epochs=candidate_epochs(data, settings),
                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
-                weight_decay=_WEIGHT_DECAY, patience=None, seed=[seeds[i] for i in batchable],
+                weight_decay=WEIGHT_DECAY, patience=None, seed=[seeds[i] for i in batchable],
                 device=settings["device"], max_time=settings["max_time"])
         share = (time.perf_counter() - start) / len(batchable)  # a member's share of the batched run
         for i, result in zip(batchable, results):

@@ -14,7 +14,7 @@ import numbers
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import BaseFeatureSearch
+from .base import BaseFeatureSearch
 from ..evaluation.cost import measure_latency_ms
 from ..evaluation.multiobjective import (
     crowding_distance,

@@ -20,7 +20,7 @@ from sklearn.ensemble import ExtraTreesRegressor, VotingRegressor
 from sklearn.linear_model import Ridge
 from sklearn.utils._param_validation import Interval
 
-from ..base import BaseFeatureSearch
+from .base import BaseFeatureSearch
 from ..evaluation.zero_cost import NASWOT_ROWS, naswot_score
 from ..space import Architecture, Block
 from ..space.architecture import FIXED_HEADS, HEADS

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..base import _SEED_MAX, BaseFeatureSearch
+from ..training import SEED_MAX
+from .base import BaseFeatureSearch
 
 
 class RandomFeatureSearch(BaseFeatureSearch):
@@ -167,12 +168,12 @@ class RandomFeatureSearch(BaseFeatureSearch):
         # and hence the search, is the same whatever the batch size (n_jobs).
         proposals = []
         if not history:  # the fallbacks first (raw features, a linear map, the label-free LDA map), then init's
-            proposals = [(arch, {"seed": int(rng.randint(_SEED_MAX))})
+            proposals = [(arch, {"seed": int(rng.randint(SEED_MAX))})
                          for arch in self._initial_candidates(space)[:n_remaining]]
         seen = {r["architecture"] for r in history} | {arch for arch, _ in proposals}
         batch = max(1, self.n_jobs or 1)
         while len(proposals) < min(batch, n_remaining):
             arch = space.sample_distinct(seen, rng)  # a repeat teaches nothing
             seen.add(arch)
-            proposals.append((arch, {"seed": int(rng.randint(_SEED_MAX))}))
+            proposals.append((arch, {"seed": int(rng.randint(SEED_MAX))}))
         return proposals

@@ -29,14 +29,15 @@ import torch
 from sklearn.utils._param_validation import Interval
 from torch import nn
 
-from ..base import _SEED_MAX, _WEIGHT_DECAY, SEARCH_DATA_KEYS, BaseFeatureSearch, finish_record, score_candidate
 from ..space import Architecture, Block, SuperNet
 from ..space.architecture import FIXED_HEADS
 from ..space.ops import PRESERVING_OPS
-from ..training import CandidateFailure, embed, evaluate_loss, make_objective, seeded
+from ..training import SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
 from ..training.budget import supernet_epochs
 from ..training.trainer import iterate_batches
 from ._targets import record_targets
+from .base import BaseFeatureSearch
+from .candidates import SEARCH_DATA_KEYS, finish_record, score_candidate
 from .darts import _GRAD_CLIP, _PARAMETER_FREE, _supernet_norm, _without_zero_blocks
 
 _BLOCK_FIELDS = ("op", "width", "activation", "norm", "dropout", "residual")
@@ -397,7 +398,7 @@ class RLFeatureSearch(BaseFeatureSearch):
         self.weight_sharing = weight_sharing
 
     def _make_policy(self, grammar, rng):
-        seed = int(rng.randint(_SEED_MAX))
+        seed = int(rng.randint(SEED_MAX))
         with seeded(seed):  # the controller's initial weights; the caller's torch RNG is restored
             controller = Controller(grammar.n_choices, self.controller_hidden_size)
         return Reinforce(grammar, controller, seed, learning_rate=self.controller_learning_rate,
@@ -457,7 +458,7 @@ class RLFeatureSearch(BaseFeatureSearch):
         settings = self._candidate_settings()
         fixed = [a for a in space.fallbacks() if a.head in FIXED_HEADS]
         fixed = (fixed + [a for a in self._warm_start() if a not in fixed])[: self.max_trials]  # init trains alone
-        history = self._evaluate_many(fixed, [int(rng.randint(_SEED_MAX)) for _ in fixed], data, settings)
+        history = self._evaluate_many(fixed, [int(rng.randint(SEED_MAX)) for _ in fixed], data, settings)
         for trial, record in enumerate(history):
             record.update(trial=trial, step=0, cached=False, fidelity=None,
                           source="fallback" if record["architecture"].head in FIXED_HEADS else "init")
@@ -466,7 +467,7 @@ class RLFeatureSearch(BaseFeatureSearch):
             policy = self._make_policy(PathGrammar([()]), rng)
             self._set_curves(policy)
             return history
-        seed = int(rng.randint(_SEED_MAX))
+        seed = int(rng.randint(SEED_MAX))
         n_features = data["X_train"].shape[1]
         widths = sorted(space.widths)
         with seeded(seed, self.device_):
@@ -482,7 +483,7 @@ class RLFeatureSearch(BaseFeatureSearch):
             # the rows every path is scored on, moved to the device once
             X_score = torch.as_tensor(data["X_score"], dtype=torch.float32, device=self.device_)
             weights = supernet.weight_parameters() + [p for p in objective.parameters() if p.requires_grad]
-            optimizer = torch.optim.AdamW(weights, lr=self.learning_rate, weight_decay=_WEIGHT_DECAY)
+            optimizer = torch.optim.AdamW(weights, lr=self.learning_rate, weight_decay=WEIGHT_DECAY)
             n_steps = math.ceil(n_paths / self.controller_batch_size)
             epochs = np.array_split(np.arange(1, supernet_epochs(self.max_epochs) + 1), n_steps)
             failed = None
@@ -534,7 +535,7 @@ class RLFeatureSearch(BaseFeatureSearch):
         """The shared score of one path with the supernet's current (inherited) weights."""
         start = time.perf_counter()
         architecture = _without_zero_blocks(supernet.discretize(path))
-        record = {"architecture": architecture, "seed": int(rng.randint(_SEED_MAX)), "status": "ok",
+        record = {"architecture": architecture, "seed": int(rng.randint(SEED_MAX)), "status": "ok",
                   "reason": None, "source": "enas", "inherited": True, "path": list(path), "cached": False,
                   "fidelity": None}
         net = _PathNet(supernet, path)

@@ -1,10 +1,11 @@
-"""Device resolution and seeded execution, shared by the trainer and the estimators."""
+"""Device resolution, seeded execution and tensor hand-over, shared by the trainer and the estimators."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
 
+import numpy as np
 import torch
 
 # torch's global generator is one per process; two seeded blocks running at once in
@@ -12,6 +13,8 @@ import torch
 _GLOBAL_RNG_LOCK = threading.RLock()
 
 DEVICES = ("auto", "cpu", "cuda")
+#: Exclusive upper bound of every seed drawn from a fit's generator (``rng.randint(SEED_MAX)``).
+SEED_MAX = 2**31 - 1
 
 
 def resolve_device(device):
@@ -52,3 +55,15 @@ def seeded(seed, device=None):
     with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=devices, enabled=True):
         torch.manual_seed(int(seed))
         yield
+
+
+def encoder_device(encoder):
+    """The device an encoder's weights live on (the identity map has none: CPU)."""
+    first_weight = next(encoder.parameters(), None)
+    return first_weight.device if first_weight is not None else torch.device("cpu")
+
+
+def as_float32_rows(X):
+    """A writable C-ordered float32 copy when needed: rows arriving through joblib or Dask may be
+    read-only or in another layout, and torch's kernels round differently on other layouts."""
+    return np.array(X, dtype=np.float32, order="C", copy=not (X.flags.c_contiguous and X.flags.writeable))

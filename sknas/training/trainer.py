@@ -17,6 +17,8 @@ import torch
 from .device import seeded
 
 _VALIDATION_SEED = 12345
+#: AdamW's weight decay for every network sknas trains (candidates, supernets, the final network).
+WEIGHT_DECAY = 1e-5
 
 
 class CandidateFailure(RuntimeError):
@@ -76,7 +78,7 @@ def evaluate_loss(encoder, objective, data, batch_size=4096):
 
 
 def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epochs=30, batch_size=256,
-                    learning_rate=1e-3, weight_decay=1e-5, patience=5, max_time=None, grad_clip=10.0,
+                    learning_rate=1e-3, weight_decay=WEIGHT_DECAY, patience=5, max_time=None, grad_clip=10.0,
                     amp_dtype=None, keep="best"):
     """Train ``encoder`` (and the objective's extras) in place; keep the best validation state or the last.
 

@@ -1,0 +1,134 @@
+"""Candidate evaluation: train one architecture on the search rows and score its embedding.
+
+The public-in-package API every search loop uses (``BaseFeatureSearch._search`` and the strategies
+with their own loop: DARTS, ENAS, evolution's batched population): :func:`evaluate_candidate` trains
+and scores one candidate into a history record and never raises for the candidate's own fault;
+:func:`score_candidate` and :func:`finish_record` fill a record a strategy trained itself.
+Module-level functions, so joblib can ship them to worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+from joblib import parallel_config
+from threadpoolctl import threadpool_limits
+
+from ..evaluation import MAX_LABELLED_ROWS, cluster_labels, score_embedding
+from ..faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes
+from ..space import build_network
+from ..space.architecture import FIXED_HEADS
+from ..training import WEIGHT_DECAY, as_float32_rows, embed, make_objective, resolve_epochs, seeded, train_candidate
+
+#: The data every candidate evaluation gets (a strategy's own search loop passes the same keys).
+SEARCH_DATA_KEYS = ("X_train", "X_valid", "X_score", "y_train", "y_valid")
+
+
+def candidate_seed(architecture, seed, settings):
+    """The seed a candidate is evaluated with: its drawn ``seed``, or the fit's fixed-map seed.
+
+    Common random numbers: a fixed map (raw features, fitted LDA) is a function of the data, and
+    its seed only picks KMeans starts, which can flip its score between local optima (wine: 0.51
+    or 0.57 for the same LDA map). One seed per fit, whatever the map's position in the search,
+    makes it score the same in every search with the same random_state, so strategies and warm
+    starts compare on equal terms. (The drawn seed is still drawn: other candidates keep theirs.)
+    """
+    if architecture.head in FIXED_HEADS and settings.get("fixed_map_seed") is not None:
+        return settings["fixed_map_seed"]
+    return seed
+
+
+def evaluate_candidate(architecture, seed, data, settings):
+    """Train and score one candidate; never raises for a candidate's own fault.
+
+    Every fault is recorded in the record's ``reason`` (non-finite loss,
+    exploding gradients, a layer that cannot be built or run on this data);
+    out of memory is retried with smaller batches first (:mod:`sknas.faults`).
+    A module-level function so joblib can ship it to worker processes.
+    """
+    seed = candidate_seed(architecture, seed, settings)
+    record = {"architecture": architecture, "seed": seed, "status": "ok", "reason": None}
+    start = time.perf_counter()
+    if settings.get("n_threads"):
+        torch.set_num_threads(settings["n_threads"])
+    n_features = data["X_train"].shape[1]
+    batch_sizes = retry_batch_sizes(settings["batch_size"])
+    for attempt, batch_size in enumerate(batch_sizes):
+        try:
+            _train_and_score(record, architecture, seed, data, {**settings, "batch_size": batch_size})
+            if attempt:
+                record["batch_size"] = batch_size  # what fitted in memory
+            break
+        # Any exception from one candidate is that candidate's fault: a long search must
+        # survive it (KeyboardInterrupt and SystemExit are not Exceptions and still stop it).
+        except Exception as exc:  # noqa: BLE001
+            if is_out_of_memory(exc) and attempt + 1 < len(batch_sizes):
+                release_memory()
+                continue
+            reason = failure_reason(exc)
+            if is_out_of_memory(exc) and len(batch_sizes) > 1:
+                reason = f"{reason} (also at batch sizes {batch_sizes[1:]})"
+            record.update(status="failed", reason=reason, score=-math.inf, valid=False)
+            break
+    return finish_record(record, n_features, settings, start)
+
+
+def _train_and_score(record, architecture, seed, data, settings):
+    device = settings["device"]
+    n_features = data["X_train"].shape[1]
+    # Parallelism is across candidates, never inside one: under a Dask or other joblib
+    # backend, scikit-learn's own Parallel calls (k-NN search) would otherwise secede and
+    # let a second candidate run in this process at the same time.
+    with parallel_config(backend="sequential"), seeded(seed, device):
+        encoder = build_network(architecture, n_features, settings["n_components"], settings.get("categorical"))
+        encoder.fit_fixed_parts(data["X_train"], settings["n_clusters"], random_state=seed % (2**31 - 1))
+        objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
+        train = objective.prepare(torch.as_tensor(as_float32_rows(data["X_train"]), device=device), data["y_train"])
+        valid = objective.prepare(torch.as_tensor(as_float32_rows(data["X_valid"]), device=device), data["y_valid"])
+        # Trained like the final network (the whole budget, last weights: keep="last"), so the score
+        # judges what the final training will produce.
+        result = train_candidate(encoder, objective, train, valid, max_epochs=candidate_epochs(data, settings),
+                                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
+                                 weight_decay=WEIGHT_DECAY, max_time=settings["max_time"], keep="last")
+        X_score = torch.as_tensor(as_float32_rows(data.get("X_score", data["X_valid"])), device=device)
+        Z = embed(encoder, X_score).cpu().numpy().astype(np.float64)
+    validation_loss = result.best_valid_loss if result.n_epochs else math.nan
+    score_candidate(record, Z, validation_loss, result.n_epochs, data, settings)
+
+
+def candidate_epochs(data, settings):
+    """Epochs a candidate trains on its training rows (``settings["max_epochs"]``, "auto" resolved)."""
+    return resolve_epochs(settings["max_epochs"], len(data["X_train"]), settings["batch_size"])
+
+
+def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
+    """Score a trained candidate's embedding ``Z`` of the scoring rows (``data["X_score"]``; see
+    ``sknas.base.SCORE_MAX_ROWS``) into its ``record``."""
+    # One BLAS/OpenMP thread: KMeans' floating-point sums depend on the thread count,
+    # and a score must not change with n_jobs or the parallel backend (Dask workers
+    # run with one thread). Scoring uses at most a few thousand rows, so this is cheap.
+    with threadpool_limits(limits=1), parallel_config(backend="sequential"):
+        scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
+                                 X=data.get("X_score", data["X_valid"]), validation_loss=validation_loss,
+                                 random_state=record["seed"])
+        labels = cluster_labels(Z, settings["n_clusters"]) if scored.valid else None
+    # The embedding of the labelled rows stays with the record until the search has picked its winner: the
+    # cross-space judge scores every candidate's partition in every other candidate's space (then dropped).
+    embedding = np.asarray(Z[:MAX_LABELLED_ROWS], dtype=np.float32) if scored.valid else None
+    record.update(score=scored.score, valid=scored.valid, reason=scored.reason, validation_loss=validation_loss,
+                  n_epochs=n_epochs, neighbor_preservation=scored.details.get("neighbor_preservation"),
+                  labels=labels, separability=scored.details.get("separability"), embedding=embedding)
+    return record
+
+
+def finish_record(record, n_features, settings, start):
+    """Add the cost columns (params, FLOPs, seconds) every history record carries."""
+    layout = settings.get("categorical")
+    record["params"] = record["architecture"].n_params(n_features, settings["n_components"], layout)
+    record["flops"] = record["architecture"].flops(n_features, settings["n_components"], layout)
+    record["time"] = time.perf_counter() - start
+    return record
+
