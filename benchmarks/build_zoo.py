@@ -1,13 +1,13 @@
-"""Rebuild the architecture zoo shipped in ``sknas/zoo/zoo.json`` (issue 10).
+"""Rebuild the architecture zoo shipped in ``sknas/warmstart/zoo.json`` (issue 10).
 
 One small RandomFeatureSearch per dataset of a suite of bundled and generated tables (scikit-learn's iris,
 wine, breast cancer and digits, make_customers variants with and without categorical columns, make_blobs
 and make_classification with varied rows, columns, noise, skew and categorical columns). Each dataset gives
 its winner and its best two runners-up that are not fallbacks (the fallbacks are evaluated by every search
 anyway), with the search's selection score, the cluster count (the dataset's true class count) and the
-dataset's meta-features (sknas.metafeatures). ``init="zoo"`` picks the entries nearest to new data.
+dataset's meta-features (sknas.warmstart.metafeatures). ``init="zoo"`` picks the entries nearest to new data.
 
-    python benchmarks/build_zoo.py [--max-trials 24] [--max-epochs 20] [--out sknas/zoo/zoo.json]
+    python benchmarks/build_zoo.py [--max-trials 24] [--max-epochs 20] [--out sknas/warmstart/zoo.json]
 
 About 3-5 minutes on the 2-core development machine with one torch thread.
 """
@@ -33,9 +33,9 @@ from sklearn.metrics import adjusted_rand_score
 import sknas
 from sknas import RandomFeatureSearch
 from sknas.datasets import make_customers
-from sknas.metafeatures import metafeatures
+from sknas.warmstart.metafeatures import metafeatures
 from sknas.space import SearchSpace
-from sknas.zoo import ZOO_FORMAT
+from sknas.warmstart.zoo import ZOO_FORMAT
 
 OUT = Path(__file__).resolve().parent.parent / "sknas" / "zoo" / "zoo.json"
 N_RUNNERS_UP = 2

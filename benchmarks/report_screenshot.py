@@ -3,7 +3,7 @@
     python benchmarks/report_screenshot.py            # needs chromium (apt-get install chromium); ~1 min
 
 Fits an :class:`~sknas.AutoSegmenter` with its defaults on ``make_customers`` (2,000 rows, its categorical
-columns; about a minute on 2 shared cores), writes the report with :func:`sknas.report.write_report`, opens
+columns; about a minute on 2 shared cores), writes the report with :func:`sknas.reporting.report.write_report`, opens
 it in headless Chromium and writes ``benchmarks/results/report_customers.png`` (the top of the page: segment
 descriptions, map, drivers, the evidence per k, the column handling), ``report_customers_full.png`` (the
 whole page), the page itself (``report_customers.html``) and ``report_customers.md``/``.json`` (machine,
@@ -47,8 +47,8 @@ def main():
 
     from sknas import AutoSegmenter
     from sknas.datasets import make_customers
-    from sknas.provenance import versions
-    from sknas.report import write_report
+    from sknas.io.provenance import versions
+    from sknas.reporting.report import write_report
 
     browser = find_browser()
     if browser is None:
@@ -81,7 +81,7 @@ def main():
         json.dump(info, f, indent=1)
     with open(os.path.join(RESULTS, "report_customers.md"), "w") as f:
         f.write("# HTML report in headless Chromium\n\n"
-                f"Command: `{info['command']}`: `{info['fit']}`, then `sknas.report.write_report`.\n"
+                f"Command: `{info['command']}`: `{info['fit']}`, then `sknas.reporting.report.write_report`.\n"
                 f"Machine: {info['machine']}; {info['browser']}; versions {info['versions']}; {info['date']}.\n\n"
                 f"Fit: {info['fit_seconds']} s; report: {info['report_seconds']} s. {info['n_clusters']} segments, "
                 f"feature map `{info['architecture']}`.\n\n"

@@ -6,7 +6,7 @@ tabular data, to put ahead of ``KMeans`` or ``GaussianMixture`` in a pipeline.
 
 from .autosegment import AutoSegmenter
 from .neural_map import NeuralFeatureMap
-from .persistence import load, save
+from .io.persistence import load, save
 from .search.base import BaseFeatureSearch, SearchFailedError
 from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch

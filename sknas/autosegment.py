@@ -15,14 +15,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._preprocessing import Standardizer
-from ._table_columns import TableColumns
+from .preprocessing.tabular import Standardizer
+from .preprocessing.table_columns import TableColumns
 from .base import BaseNeuralTransformer
 from .evaluation.judge import discrete_columns
 from .evaluation.k_choice import PREFER_AT_LEAST, choose_k, split_stability
 from .neural_map import NeuralFeatureMap
-from .profiles import segment_profiles
-from .provenance import record_provenance
+from .reporting.profiles import segment_profiles
+from .io.provenance import record_provenance
 from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch
 from .search.evolution import EvoFeatureSearch
@@ -140,7 +140,7 @@ default="random"
         sd), mostly channel=web (78% vs 30%)"``), the median of each numeric
         column and the most frequent value of each categorical column, in the
         original columns (imputed numbers, raw categories; see
-        :func:`sknas.profiles.segment_profiles`).
+        :func:`sknas.reporting.profiles.segment_profiles`).
     segment_drivers_ : pandas.DataFrame
         What sets each segment apart from the other rows, one row per segment
         and column (and category): ``segment``, ``column``, ``value`` (the
@@ -236,7 +236,7 @@ default="random"
     def _split_columns(self, X, reset):
         """Validate ``X``; return (numeric float64 matrix, categorical object matrix or None, the frame or None).
 
-        A DataFrame goes through :class:`~sknas._table_columns.TableColumns`: id-like and constant columns
+        A DataFrame goes through :class:`~sknas.preprocessing.table_columns.TableColumns`: id-like and constant columns
         are left out (``dropped_columns_``), yes/no strings and booleans become 0/1 flags, dates days; the
         frame returned holds the used columns, ``_numeric_mask`` marks its numeric ones.  An array is all
         numbers (``column_roles_`` says so), as before.

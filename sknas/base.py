@@ -21,11 +21,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._preprocessing import make_encoder, validate_input
+from .preprocessing.tabular import make_encoder, validate_input
 from .evaluation import efficiency_report
-from .provenance import record_provenance
+from .io.provenance import record_provenance
 from .space import build_network
-from .transfer import reference_embedding
+from .warmstart.transfer import reference_embedding
 from .training import (
     OBJECTIVES,
     SEED_MAX,

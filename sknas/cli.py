@@ -179,7 +179,7 @@ def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kme
     import torch
 
     from . import AutoSegmenter, save
-    from .report import write_report
+    from .reporting.report import write_report
 
     out = sys.stdout if out is None else out
     if threads:

@@ -59,7 +59,7 @@ from sklearn.utils import check_random_state
 
 from .evaluation import separability
 
-from ._preprocessing import encode_table
+from .preprocessing.tabular import encode_table
 
 _MAX_ROWS = 5000
 

@@ -14,7 +14,7 @@ from .base import BaseNeuralTransformer
 from .space import Architecture, Block
 from .space.adapter import AdaptedNetwork, adapter_weights, match_columns
 from .training.alignment import ALIGNMENTS, AlignedObjective
-from .transfer import clone_keeping_init, unwrap_fitted
+from .warmstart.transfer import clone_keeping_init, unwrap_fitted
 
 #: The default map: one hidden layer of 128 units, enough on tabular data in
 #: our measurements ("a 64-unit MLP was nearly as good as wider, deeper ones").
@@ -64,7 +64,7 @@ class NeuralFeatureMap(BaseNeuralTransformer):
         columns, an input adapter maps them in (``adapter``).  The new data
         is standardised with its own statistics.  Never modified; ``clone``
         keeps it fitted.  ``"zoo"``: no weights, the architecture of the zoo
-        entry nearest to the data (:mod:`sknas.zoo`; ``architecture`` must be
+        entry nearest to the data (:mod:`sknas.warmstart.zoo`; ``architecture`` must be
         None).
     fine_tune : bool, default=True
         With a fitted ``init``: train the transferred weights (and the
@@ -195,7 +195,7 @@ class NeuralFeatureMap(BaseNeuralTransformer):
         return source.architecture_
 
     def _zoo_architecture(self, X):
-        from .zoo import zoo_architectures
+        from .warmstart.zoo import zoo_architectures
 
         arch = zoo_architectures(X, None, self.n_clusters, n=1)[0]
         if self.is_categorical_ is None and arch.embedding_dim != "auto":

@@ -151,7 +151,7 @@ def test_plot_search_learning_draws_surrogate_quality(customers):
     import matplotlib
 
     matplotlib.use("Agg")
-    from sknas.plotting import plot_search_learning
+    from sknas.reporting.plotting import plot_search_learning
 
     X, _ = customers
     search = BayesFeatureSearch(n_components=2, n_clusters=3, **FAST_BO).fit(X)

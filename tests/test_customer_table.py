@@ -13,7 +13,7 @@ import pytest
 
 import sknas
 from sknas import AutoSegmenter
-from sknas._table_columns import TableColumns
+from sknas.preprocessing.table_columns import TableColumns
 
 #: A fast AutoSegmenter (about a second on a few hundred rows).
 FAST = {"max_trials": 2, "max_epochs": 2, "device": "cpu", "n_clusters": 3, "random_state": 0}

@@ -8,7 +8,7 @@ from scipy.spatial.distance import cdist
 from sklearn.metrics import silhouette_score
 
 from sknas import RandomFeatureSearch
-from sknas._preprocessing import INDICATOR_VALUE, TabularEncoder, split_mixed
+from sknas.preprocessing.tabular import INDICATOR_VALUE, TabularEncoder, split_mixed
 from sknas.evaluation import selection_scores
 from sknas.evaluation.judge import (
     RESTATEMENT_NMI,

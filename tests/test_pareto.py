@@ -228,7 +228,7 @@ def test_every_search_still_exposes_its_score_params_front(customers):
 
 
 def test_plot_pareto_front_two_objectives_and_pairwise(fitted):
-    from sknas.plotting import plot_pareto_front
+    from sknas.reporting.plotting import plot_pareto_front
 
     _, search = fitted
     ax = plot_pareto_front(search)

@@ -18,7 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 import sknas
 from sknas import NeuralFeatureMap, RandomFeatureSearch
-from sknas.persistence import MANIFEST, WEIGHTS, _checksum, _sha256
+from sknas.io.persistence import MANIFEST, WEIGHTS, _checksum, _sha256
 
 from .conftest import FAST, FAST_SEARCH
 from .test_estimator_checks import ESTIMATORS

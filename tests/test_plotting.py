@@ -1,4 +1,4 @@
-"""sknas.plotting draws without error and shows what it claims."""
+"""sknas.reporting.plotting draws without error and shows what it claims."""
 
 import matplotlib
 import pytest
@@ -6,7 +6,7 @@ import pytest
 matplotlib.use("Agg")
 
 from sknas import Architecture, Block, DARTSFeatureSearch  # noqa: E402
-from sknas.plotting import plot_alpha_history, plot_architecture  # noqa: E402
+from sknas.reporting.plotting import plot_alpha_history, plot_architecture  # noqa: E402
 
 from .conftest import FAST  # noqa: E402
 
@@ -42,7 +42,7 @@ def test_plot_architecture_draws_a_box_per_block_plus_input_and_head():
 
 def test_plot_evolution_draws_fitness_and_diversity(customers):
     from sknas import EvoFeatureSearch
-    from sknas.plotting import plot_evolution
+    from sknas.reporting.plotting import plot_evolution
 
     X, _ = customers
     search = EvoFeatureSearch(n_components=2, population_size=3, max_trials=6, **FAST,

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from sknas._preprocessing import Standardizer
+from sknas.preprocessing.tabular import Standardizer
 
 
 def test_numeric_columns_are_standardised_and_huge_values_survive():

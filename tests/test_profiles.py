@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sknas.profiles import DRIVER_COLUMNS, segment_profiles
+from sknas.reporting.profiles import DRIVER_COLUMNS, segment_profiles
 
 #: Segment 1: spend 4, 6, 8, 6 (mean 6, squares 8), plan pro x3 + basic, member 1, 1, 1, 0.
 #: The rest: spend 1, 2, 3 (mean 2, squares 2), plan basic, basic, pro, member 0, 0, 1.

@@ -34,7 +34,7 @@ from sknas import (
     RLFeatureSearch,
     SearchFailedError,
 )
-from sknas.checkpoint import CheckpointError, read_checkpoint
+from sknas.io.checkpoint import CheckpointError, read_checkpoint
 from sknas.space.architecture import FIXED_HEADS
 from sknas.training.net import FeatureNet
 
@@ -364,7 +364,7 @@ def test_tampered_checkpoint_is_rejected(tmp_path, X, edit, match):
 
 @pytest.fixture
 def saved_model(tmp_path, X):
-    persistence = pytest.importorskip("sknas.persistence")
+    persistence = pytest.importorskip("sknas.io.persistence")
     path = tmp_path / "model"
     persistence.save(make_search(max_trials=2, search_space={**SPACE, "include_identity": False}).fit(X), path)
     return persistence, path
@@ -379,7 +379,7 @@ def _rewrite_manifest(persistence, path, edit):
 
 
 def test_sknas_load_rejects_a_pickle_that_would_run_code(tmp_path):
-    persistence = pytest.importorskip("sknas.persistence")
+    persistence = pytest.importorskip("sknas.io.persistence")
     marker, path = tmp_path / "pwned", tmp_path / "model.zip"
     path.write_bytes(pickle.dumps(_RunsCode(marker)))
     with pytest.raises(ValueError):

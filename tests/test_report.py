@@ -8,7 +8,7 @@ import pytest
 
 from sknas import AutoSegmenter
 from sknas.datasets import make_customers
-from sknas.report import build_report, compare_with_classical, write_report
+from sknas.reporting.report import build_report, compare_with_classical, write_report
 
 FAST_AUTO = {"max_trials": 2, "max_epochs": 2, "device": "cpu", "random_state": 0, "cluster_range": (2, 4),
              "search_params": {"batch_size": 64, "search_space": {"widths": (8,), "max_depth": 1}}}

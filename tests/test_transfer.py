@@ -12,8 +12,8 @@ from sklearn.pipeline import make_pipeline
 
 from sknas import (BayesFeatureSearch, DARTSFeatureSearch, EvoFeatureSearch, NeuralFeatureMap, ParetoFeatureSearch,
                    ProgressiveFeatureSearch, RandomFeatureSearch, RLFeatureSearch)
-from sknas.space import Architecture, Block, SearchSpace
-from sknas.transfer import architectures_of, init_architectures, reencode
+from sknas.space import Architecture, Block, SearchSpace, reencode
+from sknas.warmstart.transfer import architectures_of, init_architectures
 
 from .conftest import FAST, FAST_SEARCH
 

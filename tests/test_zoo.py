@@ -17,10 +17,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknas import DARTSFeatureSearch, EvoFeatureSearch, NeuralFeatureMap, RandomFeatureSearch
-from sknas._preprocessing import categorical_mask, split_mixed
-from sknas.metafeatures import METAFEATURES, metafeatures, twonn_dimension
+from sknas.preprocessing.tabular import categorical_mask, split_mixed
+from sknas.warmstart.metafeatures import METAFEATURES, metafeatures, twonn_dimension
 from sknas.space import Architecture, Block, SearchSpace
-from sknas.zoo import ZooEntry, load_zoo, parse_zoo, rank_entries, zoo_architectures
+from sknas.warmstart.zoo import ZooEntry, load_zoo, parse_zoo, rank_entries, zoo_architectures
 
 from .conftest import FAST, FAST_SEARCH
 from .test_transfer import SEARCHES, TRANSFER_XFAIL
@@ -81,7 +81,7 @@ def test_metafeatures_errors():
 
 # -- the shipped zoo ------------------------------------------------------------------------------------------------
 def test_zoo_loads_from_package_resources():
-    path = resources.files("sknas.zoo").joinpath("zoo.json")
+    path = resources.files("sknas.warmstart").joinpath("zoo.json")
     assert path.is_file()
     raw = json.loads(path.read_text(encoding="utf-8"))
     entries = load_zoo()

@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
 from ..base import BaseNeuralTransformer
-from ..checkpoint import NullJournal, SearchJournal
+from ..io.checkpoint import NullJournal, SearchJournal
 from ..evaluation import (
     MAX_LABELLED_ROWS,
     RESTATEMENT_NMI,
@@ -38,11 +38,11 @@ from ..evaluation import (
     resolve_scoring,
     selection_scores,
 )
-from ..faults import is_out_of_memory, release_memory, summarize_failures
+from ..training.faults import is_out_of_memory, release_memory, summarize_failures
 from ..space import SearchSpace
 from ..space.architecture import FIXED_HEADS
 from ..training import SEED_MAX, as_float32_rows, embed, encoder_device
-from ..transfer import INIT_CONSTRAINT, clone_keeping_init, init_architectures
+from ..warmstart.transfer import INIT_CONSTRAINT, clone_keeping_init, init_architectures
 from . import candidates as candidate_evaluation  # the module; "candidates" names lists of them below
 
 #: How much a network's selection score must exceed the best fixed map's to win (see _prefer_fixed_map),

@@ -183,7 +183,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
     n_candidates : int, default=200
         Size of the pool the acquisition is maximised over.
     init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
-        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        Warm start from what an earlier search found (:mod:`sknas.warmstart.transfer`): the given Architectures,
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
         may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
         Given Architectures must be members of the search space; an estimator's that are not are

@@ -18,7 +18,7 @@ from joblib import parallel_config
 from threadpoolctl import threadpool_limits
 
 from ..evaluation import MAX_LABELLED_ROWS, cluster_labels, score_embedding
-from ..faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes
+from ..training.faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes
 from ..space import build_network
 from ..space.architecture import FIXED_HEADS
 from ..training import WEIGHT_DECAY, as_float32_rows, embed, make_objective, resolve_epochs, seeded, train_candidate
@@ -46,7 +46,7 @@ def evaluate_candidate(architecture, seed, data, settings):
 
     Every fault is recorded in the record's ``reason`` (non-finite loss,
     exploding gradients, a layer that cannot be built or run on this data);
-    out of memory is retried with smaller batches first (:mod:`sknas.faults`).
+    out of memory is retried with smaller batches first (:mod:`sknas.training.faults`).
     A module-level function so joblib can ship it to worker processes.
     """
     seed = candidate_seed(architecture, seed, settings)

@@ -301,7 +301,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         strongest op is skip or zero exceeds this, and discretise the alpha
         from before that epoch.  ``None`` disables it.
     init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
-        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        Warm start from what an earlier search found (:mod:`sknas.warmstart.transfer`): the given Architectures,
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
         may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
         Given Architectures must be members of the search space; an estimator's that are not are

@@ -127,7 +127,7 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
         from -0.73 to 0.89.  The tau is measured and reported (``prescreen_tau_``) whether or not it is
         used.
     init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
-        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        Warm start from what an earlier search found (:mod:`sknas.warmstart.transfer`): the given Architectures,
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
         may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
         Given Architectures must be members of the search space; an estimator's that are not are

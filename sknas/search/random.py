@@ -76,7 +76,7 @@ class RandomFeatureSearch(BaseFeatureSearch):
         ``fit`` with an existing checkpoint resumes: the trials it holds are
         replayed, not retrained, and the result equals an uninterrupted search.
         Only ``checkpoint``, ``verbose``, ``n_jobs``, ``max_trials`` and
-        ``max_time`` may change between the two fits (see :mod:`sknas.checkpoint`).
+        ``max_time`` may change between the two fits (see :mod:`sknas.io.checkpoint`).
     categorical_features : {"from_dtype"}, array-like of int or str, bool mask or None, default="from_dtype"
         Columns to embed as categories. ``"from_dtype"``: a DataFrame's
         ``category``, ``object`` and ``string`` columns (a NumPy array has
@@ -92,7 +92,7 @@ class RandomFeatureSearch(BaseFeatureSearch):
         ValueError naming the column and the values; ``"ignore"`` maps it to
         a reserved "unknown" embedding (zeros, never trained).
     init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
-        Warm start from what an earlier search found (:mod:`sknas.transfer`): the given Architectures,
+        Warm start from what an earlier search found (:mod:`sknas.warmstart.transfer`): the given Architectures,
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
         may be wrapped in ``sklearn.frozen.FrozenEstimator``; ``clone`` keeps a fitted one as is).
         Given Architectures must be members of the search space; an estimator's that are not are

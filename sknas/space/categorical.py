@@ -2,7 +2,7 @@
 
 The estimators hand every network one numeric matrix: the standardised
 numeric columns, then one 0/1 indicator block per categorical column
-(:class:`sknas._preprocessing.TabularEncoder` says why).
+(:class:`sknas.preprocessing.tabular.TabularEncoder` says why).
 :class:`CategoricalEmbedding` is the network's first stage: it reads each
 block back as a code, looks it up in that column's ``nn.Embedding`` and
 concatenates the embeddings with the numeric columns, so the first block sees

@@ -9,6 +9,7 @@ Architecture they produce is valid by construction.
 from __future__ import annotations
 
 import numbers
+import dataclasses
 from dataclasses import dataclass, fields
 
 from sklearn.utils import check_random_state
@@ -306,3 +307,16 @@ def genotype_distance(a, b):
     for block_a, block_b in zip(a.blocks, b.blocks):
         distance += sum(getattr(block_a, f) != getattr(block_b, f) for f in _BLOCK_FIELDS)
     return distance + len(_BLOCK_FIELDS) * abs(a.depth - b.depth)
+
+
+def reencode(architecture, space):
+    """``architecture`` as ``space`` would spell it: an embedding width the space cannot use becomes ``"auto"``.
+
+    On numeric data (``space.categorical`` False) the embedding width means
+    nothing, so a map found on categorical data compares equal to the same map
+    sampled here (and the cache, the surrogates and the RL grammar see one genome).
+    """
+    dim = architecture.embedding_dim
+    if dim != "auto" and (not space.categorical or dim not in space.embedding_dims):
+        return dataclasses.replace(architecture, embedding_dim="auto")
+    return architecture

@@ -58,7 +58,7 @@ def resolve_epochs(max_epochs, n_rows, batch_size):
 def supernet_epochs(max_epochs):
     """Epochs a weight-sharing supernet (DARTS, ENAS) trains: ``max_epochs``, or AUTO_MIN_EPOCHS for "auto".
 
-    A supernet trains every op at once, at 0.11-0.16x a plain network's throughput (DESIGN.md), and
+    A supernet trains every op at once, at 0.11-0.16x a plain network's throughput (``docs/architecture.md``), and
     its weights only rank ops and paths; the architecture it picks is then trained and scored as a
     candidate, and trained finally, with the full "auto" budget.
 

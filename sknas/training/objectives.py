@@ -9,7 +9,7 @@ of the rows ``idx``; the same call serves the search trainer and the skorch
 final network, so both optimise the same thing.
 
 Which objective by default (``"auto"``): ``"neighbors"``.  In the prototype
-study recorded in DESIGN.md and issue 5, only the k-NN-graph loss reached
+study recorded in ``docs/architecture.md`` and issue 5, only the k-NN-graph loss reached
 UMAP's level for KMeans on the embedding (digits ARI 0.83-0.88); reconstruction
 and SCARF-style contrastive losses were poor on digits and breast cancer.
 """

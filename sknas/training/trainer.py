@@ -1,6 +1,6 @@
 """The one fast trainer every search strategy uses for its candidates.
 
-Speed rules from DESIGN.md: the rows live in one tensor on the target device
+Speed rules (``docs/architecture.md``): the rows live in one tensor on the target device
 and batches are index slices of it (``X[perm[i:i + bs]]``), never a per-sample
 ``DataLoader``; the random permutation is drawn on the device.
 """

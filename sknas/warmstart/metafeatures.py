@@ -2,7 +2,7 @@
 
 :func:`metafeatures` describes a table by its size, its mix of column types,
 the shape of its numeric columns' distributions and how many dimensions its
-rows really span.  The architecture zoo (:mod:`sknas.zoo`) stores them beside
+rows really span.  The architecture zoo (:mod:`sknas.warmstart.zoo`) stores them beside
 every architecture it ships and picks the entries nearest to the data being
 fit, in the spirit of auto-sklearn's meta-learning warm start.
 
@@ -23,7 +23,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.preprocessing import OrdinalEncoder
 from sklearn.utils.validation import check_array
 
-from ._preprocessing import MixedRows, categorical_mask, reject_non_numeric_columns, split_mixed
+from ..preprocessing.tabular import MixedRows, categorical_mask, reject_non_numeric_columns, split_mixed
 
 #: The meta-features, in the order :func:`metafeatures` returns them (and the zoo stores them).
 METAFEATURES = (
@@ -72,7 +72,7 @@ def metafeatures(X, categorical_features="from_dtype"):
     Examples
     --------
     >>> from sklearn.datasets import load_iris
-    >>> from sknas.metafeatures import metafeatures
+    >>> from sknas.warmstart.metafeatures import metafeatures
     >>> mf = metafeatures(load_iris().data)
     >>> mf["log10_rows"], mf["log10_columns"], mf["categorical_share"]
     (2.1760912590556813, 0.6020599913279624, 0.0)
@@ -121,7 +121,7 @@ def twonn_dimension(X):
     Examples
     --------
     >>> import numpy as np
-    >>> from sknas.metafeatures import twonn_dimension
+    >>> from sknas.warmstart.metafeatures import twonn_dimension
     >>> plane = np.random.RandomState(0).uniform(size=(1000, 2)) @ np.ones((2, 5))  # rank 1 in 5-D
     >>> round(twonn_dimension(plane))
     1

@@ -34,7 +34,7 @@ import warnings
 
 import numpy as np
 
-from .space import Architecture, SearchSpace
+from ..space import Architecture, SearchSpace
 
 FORMAT = "sknas-search-checkpoint"
 VERSION = 1

@@ -69,7 +69,7 @@ def segment_profiles(labels, numeric=None, categorical=None, *, segments=None, f
     Examples
     --------
     >>> import pandas as pd
-    >>> from sknas.profiles import segment_profiles
+    >>> from sknas.reporting.profiles import segment_profiles
     >>> table = pd.DataFrame({"spend": [10.0, 20.0, 15.0, 30.0, 40.0, 35.0],
     ...                       "plan": ["basic", "basic", "pro", "pro", "pro", "pro"]})
     >>> profiles, drivers = segment_profiles([0, 0, 0, 1, 1, 1], table[["spend"]], table[["plan"]])

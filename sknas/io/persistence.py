@@ -77,16 +77,16 @@ def _safe_classes():
 
     import sknas
 
-    from . import __all__ as public
-    from . import _preprocessing, _table_columns
-    from .space import Architecture, Block, SearchSpace
-    from .space.categorical import CategoricalLayout
+    from .. import __all__ as public
+    from ..preprocessing import table_columns, tabular
+    from ..space import Architecture, Block, SearchSpace
+    from ..space.categorical import CategoricalLayout
 
     classes = {name: getattr(sknas, name) for name in public if isinstance(getattr(sknas, name), type)}
     for cls in (KMeans, MiniBatchKMeans, GaussianMixture, PCA, StandardScaler, MinMaxScaler, RobustScaler,
                 OneHotEncoder, OrdinalEncoder, SimpleImputer, Pipeline, ColumnTransformer, Architecture, Block,
-                SearchSpace, CategoricalLayout, _preprocessing.Standardizer, _preprocessing.TabularEncoder,
-                _table_columns.TableColumns):
+                SearchSpace, CategoricalLayout, tabular.Standardizer, tabular.TabularEncoder,
+                table_columns.TableColumns):
         classes[cls.__name__] = cls
     return classes
 
@@ -156,13 +156,13 @@ class _Writer:
         return {"__object__": name, "state": self._state(value, path)}
 
     def _state(self, obj, path):
-        from .base import BaseNeuralTransformer
+        from ..training import FeatureNet
 
         state = {}
         params = set(obj.get_params(deep=False)) if hasattr(obj, "get_params") else set()
         for key, value in vars(obj).items():
             where = f"{path}.{key}"
-            if key == "net_" and isinstance(obj, BaseNeuralTransformer):
+            if key == "net_" and isinstance(value, FeatureNet):  # a fitted estimator's skorch net
                 state[key] = self._feature_net(obj, value, where)
                 continue
             try:
@@ -486,9 +486,9 @@ class _Reader:
     def _featurenet(self, value):
         from skorch.history import History
 
-        from .training import WEIGHT_DECAY
-        from .space import build_network
-        from .training import make_final_net, make_objective, seeded
+        from ..training import WEIGHT_DECAY
+        from ..space import build_network
+        from ..training import make_final_net, make_objective, seeded
 
         spec = value["__featurenet__"]
         architecture = self.decode(spec["architecture"])

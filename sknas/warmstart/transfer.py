@@ -5,7 +5,7 @@ a list of them, a fitted sknas estimator (its ``architecture_`` and the
 best distinct candidates of its ``search_history_``), optionally wrapped in
 :class:`sklearn.frozen.FrozenEstimator`, or ``"zoo"`` (the shipped
 architectures found on the datasets most like the data being fit,
-:mod:`sknas.zoo`).  :func:`init_architectures` turns any of these into a
+:mod:`sknas.warmstart.zoo`).  :func:`init_architectures` turns any of these into a
 validated list of Architectures of the new search's space; each strategy then
 decides how to use them (first points, seeded population, first controller
 batch, ...).  ``NeuralFeatureMap(init=fitted)`` transfers trained weights
@@ -25,8 +25,9 @@ from sklearn.base import BaseEstimator
 from sklearn.frozen import FrozenEstimator
 from sklearn.utils._param_validation import StrOptions
 
-from .space import Architecture
-from .training import embed
+from ..space import Architecture, reencode
+from ..training import embed
+from .zoo import zoo_architectures
 
 #: Architectures taken from a fitted estimator: its winner and the next best distinct candidates.
 #: Few on purpose: a warm start should spend a small share of the new budget on old knowledge.
@@ -95,19 +96,6 @@ def architectures_of(estimator, n=N_FROM_ESTIMATOR):
     return out
 
 
-def reencode(architecture, space):
-    """``architecture`` as ``space`` would spell it: an embedding width the space cannot use becomes ``"auto"``.
-
-    On numeric data (``space.categorical`` False) the embedding width means
-    nothing, so a map found on categorical data compares equal to the same map
-    sampled here (and the cache, the surrogates and the RL grammar see one genome).
-    """
-    dim = architecture.embedding_dim
-    if dim != "auto" and (not space.categorical or dim not in space.embedding_dims):
-        return dataclasses.replace(architecture, embedding_dim="auto")
-    return architecture
-
-
 def reference_embedding(encoder, Xs, n=REFERENCE_ROWS):
     """Embeddings of at most ``n`` rows of ``Xs``, a fixed random subset (seed 0), as float32.
 
@@ -147,7 +135,7 @@ def init_architectures(init, space, X=None, n_clusters=8):
     init : None, "zoo", Architecture, list of Architecture, or fitted sknas estimator
         A fitted estimator may be wrapped in :class:`sklearn.frozen.FrozenEstimator`.
         ``"zoo"``: the architectures of the zoo entries nearest to ``X``
-        (:func:`sknas.zoo.zoo_architectures`).
+        (:func:`sknas.warmstart.zoo.zoo_architectures`).
     space : SearchSpace
         The new search's (resolved) space.
     X : array-like or validated rows, default=None
@@ -211,8 +199,6 @@ def _zoo_architectures(init, space, X, n_clusters):
         raise ValueError(f"init={init!r} is not understood; the only string init is 'zoo'.")
     if X is None:
         raise ValueError("init='zoo' needs the data being fit to choose the nearest zoo entries.")
-    from .zoo import zoo_architectures
-
     archs = zoo_architectures(X, space, n_clusters)
     if not archs:
         warnings.warn(f"init='zoo': the search space ({space}) contains none of the zoo's architectures; "

@@ -3,15 +3,15 @@
 ``init="zoo"`` on any search estimator starts the search from the zoo
 entries nearest to the data being fit (:func:`zoo_architectures`), in the
 spirit of auto-sklearn's meta-learning warm start.  The zoo ships with the
-package as ``sknas/zoo/zoo.json`` and loads offline (:func:`load_zoo`); every
+package as ``sknas/warmstart/zoo.json`` and loads offline (:func:`load_zoo`); every
 entry holds an :class:`~sknas.space.Architecture` (its JSON form), the search
 score it reached, the number of clusters the search used and the dataset's
-meta-features (:mod:`sknas.metafeatures`).  ``benchmarks/build_zoo.py``
+meta-features (:mod:`sknas.warmstart.metafeatures`).  ``benchmarks/build_zoo.py``
 rebuilds it: one small RandomFeatureSearch per dataset of a suite of bundled
 and generated tables, keeping the winner and the runners-up.
 
 Nearness is the Euclidean distance between meta-feature vectors (the
-:data:`~sknas.metafeatures.METAFEATURES` and ``log2`` of the cluster count),
+:data:`~sknas.warmstart.metafeatures.METAFEATURES` and ``log2`` of the cluster count),
 each standardised by its mean and standard deviation over the zoo's
 entries.  Ties (the entries of one dataset share its meta-features) keep
 the file's order: a dataset's winner, then its runners-up.
@@ -27,8 +27,8 @@ from importlib import resources
 
 import numpy as np
 
-from ..metafeatures import METAFEATURES, metafeatures
-from ..space import Architecture
+from ..space import Architecture, reencode
+from .metafeatures import METAFEATURES, metafeatures
 
 #: The file inside this package.
 ZOO_FILE = "zoo.json"
@@ -57,7 +57,7 @@ class ZooEntry:
     n_clusters : int
         The search's ``n_clusters``.
     metafeatures : dict
-        The dataset's meta-features (:func:`sknas.metafeatures.metafeatures`).
+        The dataset's meta-features (:func:`sknas.warmstart.metafeatures.metafeatures`).
     """
 
     dataset: str
@@ -73,7 +73,7 @@ class ZooEntry:
 
 
 def feature_vector(features, n_clusters):
-    """``features`` (a :func:`~sknas.metafeatures.metafeatures` dict) and ``log2(n_clusters)`` as one vector."""
+    """``features`` (a :func:`~sknas.warmstart.metafeatures.metafeatures` dict) and ``log2(n_clusters)`` as one vector."""
     return np.array([features[name] for name in METAFEATURES] + [math.log2(max(int(n_clusters), 1))])
 
 
@@ -87,12 +87,12 @@ def load_zoo():
 
     Examples
     --------
-    >>> from sknas.zoo import load_zoo
+    >>> from sknas.warmstart.zoo import load_zoo
     >>> entries = load_zoo()
     >>> len(entries) > 10, entries[0].rank
     (True, 0)
     """
-    text = resources.files(__name__).joinpath(ZOO_FILE).read_text(encoding="utf-8")
+    text = resources.files(__package__).joinpath(ZOO_FILE).read_text(encoding="utf-8")
     return parse_zoo(json.loads(text))
 
 
@@ -120,7 +120,7 @@ def rank_entries(features, n_clusters, entries=None):
     Parameters
     ----------
     features : dict
-        Meta-features of the new data (:func:`~sknas.metafeatures.metafeatures`).
+        Meta-features of the new data (:func:`~sknas.warmstart.metafeatures.metafeatures`).
     n_clusters : int
         The new search's cluster count.
     entries : sequence of ZooEntry or None, default=None
@@ -150,7 +150,7 @@ def zoo_architectures(X, space=None, n_clusters=8, n=N_FROM_ZOO, entries=None):
         The data being fit (categorical columns as the estimators see them).
     space : SearchSpace or None, default=None
         Entries whose architecture (re-encoded for the space, see
-        :func:`sknas.transfer.reencode`) the space does not contain are
+        :func:`sknas.space.reencode`) the space does not contain are
         skipped, and so are its fallbacks (every search evaluates those
         anyway).  None: no filter.
     n_clusters : int, default=8
@@ -168,15 +168,13 @@ def zoo_architectures(X, space=None, n_clusters=8, n=N_FROM_ZOO, entries=None):
     --------
     >>> from sklearn.datasets import load_wine
     >>> from sknas.space import SearchSpace
-    >>> from sknas.zoo import zoo_architectures
+    >>> from sknas.warmstart.zoo import zoo_architectures
     >>> archs = zoo_architectures(load_wine().data, SearchSpace(), n_clusters=3)
     >>> 1 <= len(archs) <= 3
     True
     >>> archs == zoo_architectures(load_wine().data, SearchSpace(), n_clusters=3)  # deterministic
     True
     """
-    from ..transfer import reencode
-
     ranked = rank_entries(metafeatures(X), n_clusters, entries)
     skip = space.fallbacks() if space is not None else []
     out = []

@@ -9,7 +9,7 @@ and ``"no"`` are a flag, ``"2023-05-01"`` is a date.  :class:`TableColumns` give
 - ``"constant"``: at most one distinct value among the non-missing ones, or missing in every row: left out.
 - ``"flag"``: booleans and yes/no strings (case-insensitive, stripped: yes/no, y/n, true/false, t/f)
   become 0/1, so they weigh like any 0/1 flag column (see ``Standardizer``'s two-valued rule and
-  ``INDICATOR_VALUE`` in :mod:`sknas._preprocessing`).  Missing values: the most frequent value.
+  ``INDICATOR_VALUE`` in :mod:`sknas.preprocessing.tabular`).  Missing values: the most frequent value.
 - ``"date"``: datetime columns (time zones included, in UTC) and string columns whose every value parses
   with one inferred date format (and that are not numbers written as strings) become days since the
   earliest date seen at fit, a float.  Missing values: the median date.
@@ -75,7 +75,7 @@ class TableColumns:
     Examples
     --------
     >>> import pandas as pd
-    >>> from sknas._table_columns import TableColumns
+    >>> from sknas.preprocessing.table_columns import TableColumns
     >>> table = pd.DataFrame({"customer": ["a", "b", "c"], "country": ["FR", "FR", "FR"],
     ...                       "churned": ["Yes", "no", None], "since": ["2023-05-01", "2023-05-03", None],
     ...                       "spend": [10.0, None, 30.0], "plan": ["basic", "pro", None]})
@@ -230,7 +230,7 @@ class TableColumns:
 
 def _outside_sknas():
     """The ``stacklevel`` of the first caller outside sknas: the warning names the user's line."""
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # sknas/, above preprocessing/
     frame, level = sys._getframe(1), 1
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
         frame, level = frame.f_back, level + 1

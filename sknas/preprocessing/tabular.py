@@ -17,7 +17,7 @@ import scipy.sparse as sp
 from sklearn.preprocessing import OrdinalEncoder
 from sklearn.utils.validation import check_array, validate_data
 
-from .space.categorical import CategoricalLayout
+from ..space.categorical import CategoricalLayout
 
 #: The category that missing values (None, NaN, pd.NA) of a categorical column form.
 MISSING_CATEGORY = "<missing>"

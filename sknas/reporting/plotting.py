@@ -10,7 +10,7 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("sknas.plotting needs matplotlib: pip install 'sknas[plot]'") from exc
+        raise ImportError("sknas.reporting.plotting needs matplotlib: pip install 'sknas[plot]'") from exc
     return plt
 
 
@@ -39,7 +39,7 @@ def plot_alpha_history(search, axes=None):
     >>> matplotlib.use("Agg")
     >>> from sknas import DARTSFeatureSearch
     >>> from sknas.datasets import make_customers
-    >>> from sknas.plotting import plot_alpha_history
+    >>> from sknas.reporting.plotting import plot_alpha_history
     >>> X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
     >>> search = DARTSFeatureSearch(n_components=3, max_epochs=3, warmup_epochs=1,
     ...                             search_space={"widths": (8,), "max_depth": 2}, random_state=0).fit(X)
@@ -87,7 +87,7 @@ def plot_architecture(architecture, n_features=None, n_components=None, ax=None)
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> from sknas import Architecture, Block
-    >>> from sknas.plotting import plot_architecture
+    >>> from sknas.reporting.plotting import plot_architecture
     >>> ax = plot_architecture(Architecture((Block("gated", 64, residual=True),)), n_features=9, n_components=8)
     >>> len(ax.patches)
     3
@@ -135,7 +135,7 @@ def plot_evolution(search, axes=None):
     >>> matplotlib.use("Agg")
     >>> from sknas import EvoFeatureSearch
     >>> from sknas.datasets import make_customers
-    >>> from sknas.plotting import plot_evolution
+    >>> from sknas.reporting.plotting import plot_evolution
     >>> X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
     >>> search = EvoFeatureSearch(n_components=3, population_size=3, max_trials=6, max_epochs=2,
     ...                           random_state=0).fit(X)
@@ -189,7 +189,7 @@ def plot_pareto_front(search, objectives=None, ax=None):
     >>> matplotlib.use("Agg")
     >>> from sknas import ParetoFeatureSearch
     >>> from sknas.datasets import make_customers
-    >>> from sknas.plotting import plot_pareto_front
+    >>> from sknas.reporting.plotting import plot_pareto_front
     >>> X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
     >>> search = ParetoFeatureSearch(n_components=3, population_size=3, max_trials=6, max_epochs=2,
     ...                              random_state=0).fit(X)
@@ -197,7 +197,7 @@ def plot_pareto_front(search, objectives=None, ax=None):
     >>> ax.get_xlabel(), ax.get_ylabel()
     ('params', 'score')
     """
-    from .search.pareto import (
+    from ..search.pareto import (
         OBJECTIVE_KEYS,
         check_objectives,
         distinct_valid,
@@ -272,7 +272,7 @@ def plot_search_learning(search, axes=None):
     >>> matplotlib.use("Agg")
     >>> from sknas import RLFeatureSearch
     >>> from sknas.datasets import make_customers
-    >>> from sknas.plotting import plot_search_learning
+    >>> from sknas.reporting.plotting import plot_search_learning
     >>> X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
     >>> search = RLFeatureSearch(n_components=3, max_trials=7, max_epochs=2, controller_batch_size=2,
     ...                          random_state=0).fit(X)
@@ -345,7 +345,7 @@ def plot_segment_map(embedding, labels, *, segments=None, max_rows=3000, random_
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> from sklearn.datasets import make_blobs
-    >>> from sknas.plotting import plot_segment_map
+    >>> from sknas.reporting.plotting import plot_segment_map
     >>> Z, labels = make_blobs(n_samples=300, centers=3, n_features=5, random_state=0)
     >>> ax = plot_segment_map(Z, labels)
     >>> ax.get_xlabel()
@@ -394,7 +394,7 @@ def plot_k_evidence(evidence, chosen=None, ax=None):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from sknas.plotting import plot_k_evidence
+    >>> from sknas.reporting.plotting import plot_k_evidence
     >>> evidence = {2: {"silhouette": 0.41, "admissible": False}, 3: {"silhouette": 0.35, "admissible": True},
     ...             4: {"silhouette": 0.30, "admissible": True}}
     >>> ax = plot_k_evidence(evidence, chosen=3)
@@ -439,7 +439,7 @@ def plot_segment_drivers(drivers, n_drivers=3, *, segments=None, ax=None):
     ----------
     drivers : pandas.DataFrame
         ``AutoSegmenter.segment_drivers_`` or the second output of
-        :func:`sknas.profiles.segment_profiles`.
+        :func:`sknas.reporting.profiles.segment_profiles`.
     n_drivers : int, default=3
         Columns shown per segment (its strongest category for a categorical column).
     segments : list, optional
@@ -455,8 +455,8 @@ def plot_segment_drivers(drivers, n_drivers=3, *, segments=None, ax=None):
     >>> import matplotlib
     >>> matplotlib.use("Agg")
     >>> import pandas as pd
-    >>> from sknas.plotting import plot_segment_drivers
-    >>> from sknas.profiles import segment_profiles
+    >>> from sknas.reporting.plotting import plot_segment_drivers
+    >>> from sknas.reporting.profiles import segment_profiles
     >>> table = pd.DataFrame({"spend": [10.0, 20.0, 15.0, 30.0, 40.0, 35.0],
     ...                       "plan": ["basic", "basic", "pro", "pro", "pro", "pro"]})
     >>> _, drivers = segment_profiles([0, 0, 0, 1, 1, 1], table[["spend"]], table[["plan"]])

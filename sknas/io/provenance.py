@@ -66,7 +66,7 @@ def versions():
     import sklearn
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {"sknas": __version__, "torch": torch.__version__, "scikit-learn": sklearn.__version__,
             "numpy": np.__version__, "python": platform.python_version()}

@@ -161,7 +161,7 @@ def _plot_convergence(search):
 
 
 def _plot_with(function, *args, size=(5.5, 3), **kwargs):
-    """A :mod:`sknas.plotting` function drawn on a new Figure, as PNG."""
+    """A :mod:`sknas.reporting.plotting` function drawn on a new Figure, as PNG."""
     from . import plotting
 
     fig = _figure(size)
@@ -187,7 +187,7 @@ def compare_with_classical(segmenter, X, random_state=0):
     from sklearn.metrics import adjusted_rand_score, silhouette_score
     from sklearn.mixture import GaussianMixture
 
-    from .evaluation import separability
+    from ..evaluation import separability
 
     Xe, numeric, _ = segmenter._encode(X, reset=False)
     space = segmenter._selection_space(Xe, numeric.shape[1])
