@@ -4,6 +4,7 @@ Every search method is a transformer that learns a neural feature map for
 tabular data, to put ahead of ``KMeans`` or ``GaussianMixture`` in a pipeline.
 """
 
+from . import config
 from .autosegment import AutoSegmenter
 from .neural_map import NeuralFeatureMap
 from .io.persistence import load, save
@@ -23,5 +24,5 @@ __all__ = [
     "Architecture", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch",
     "AutoSegmenter", "NeuralFeatureMap",
     "ParetoFeatureSearch", "ProgressiveFeatureSearch",
-    "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__", "load", "save",
+    "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__", "config", "load", "save",
 ]

@@ -21,6 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .config import get_config
 from .preprocessing.tabular import make_encoder, validate_input
 from .evaluation import efficiency_report
 from .io.provenance import record_provenance
@@ -45,21 +46,6 @@ from .training import (
 #: Below this many rows the train/validation split would leave too little on
 #: either side; both then use all rows (documented under ``validation_fraction``).
 MIN_ROWS_TO_SPLIT = 20
-#: Rows the search sees at most (train + validation, a random subset in the split's proportions):
-#: candidates are compared on a fixed subsample (low fidelity) and only the final network
-#: trains on all rows, so a search's cost stops growing with the data beyond this size.
-SEARCH_MAX_ROWS = 20_000
-#: Row visits (epochs x rows) the final network trains for at most: on large data it trains for fewer
-#: than ``max_epochs`` epochs (at least one), so its cost stops growing with the data (at 1,000,000
-#: rows: 5 epochs, about 10,000 steps at batch 512, several times what any search candidate gets).
-FINAL_MAX_ROW_VISITS = 5_000_000
-#: Rows a candidate's label-free score is computed on at most: the validation rows, topped up with training
-#: rows when the validation split is smaller. On small tables the validation split alone is tiny (wine: 36
-#: rows, 12 per cluster), so one candidate's score swung with which rows fell there; a partition judged on
-#: more rows ranks candidates better (random-search pools, 5 datasets x 5 seeds: Kendall tau with ARI 0.45
-#: -> 0.49, picked candidate's ARI 0.695 -> 0.722; iris and wine gain, none loses). Early stopping still
-#: uses the validation rows only.
-SCORE_MAX_ROWS = 2000
 #: Rows standardised and moved to the device at a time in ``transform`` (bounds its memory).
 TRANSFORM_CHUNK_ROWS = 65536
 
@@ -167,7 +153,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             encoder = build_network(architecture, Xs.shape[1], self.n_components, self._standardizer.layout)
             encoder.fit_fixed_parts(Xs, self.n_clusters, random_state=seed)
             objective = make_objective(self.objective_, Xs.shape[1], encoder.n_outputs, y)
-            epochs = max(1, min(self._epochs(len(Xs)), FINAL_MAX_ROW_VISITS // len(Xs)))
+            # Row visits capped (sknas.config's final_max_row_visits): on large data fewer epochs, at least one.
+            epochs = max(1, min(self._epochs(len(Xs)), get_config()["final_max_row_visits"] // len(Xs)))
             net = make_final_net(encoder, objective, max_epochs=epochs, batch_size=self.batch_size,
                                  learning_rate=self.learning_rate, weight_decay=WEIGHT_DECAY, device=self.device_)
             net.initialize()
@@ -247,20 +234,23 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
 
 
 def _search_rows(train_idx, valid_idx):
-    """At most ``SEARCH_MAX_ROWS`` of the (shuffled) split for the search, both sides cut alike."""
-    n = len(train_idx) + len(valid_idx)
-    if n <= SEARCH_MAX_ROWS or train_idx is valid_idx:
+    """At most ``search_max_rows`` (:mod:`sknas.config`) of the (shuffled) split for the search, both sides
+    cut alike."""
+    n, max_rows = len(train_idx) + len(valid_idx), get_config()["search_max_rows"]
+    if n <= max_rows or train_idx is valid_idx:
         return train_idx, valid_idx
-    keep = SEARCH_MAX_ROWS / n  # the indices are a random permutation, so a prefix is a random sample
+    keep = max_rows / n  # the indices are a random permutation, so a prefix is a random sample
     return train_idx[:int(len(train_idx) * keep)], valid_idx[:int(len(valid_idx) * keep)]
 
 
 def _score_rows(train_idx, valid_idx):
-    """The rows candidates are scored on: the validation rows, then training rows up to ``SCORE_MAX_ROWS``."""
-    if train_idx is valid_idx or len(valid_idx) >= SCORE_MAX_ROWS:
+    """The rows candidates are scored on: the validation rows, then training rows up to ``score_max_rows``
+    (:mod:`sknas.config`)."""
+    max_rows = get_config()["score_max_rows"]
+    if train_idx is valid_idx or len(valid_idx) >= max_rows:
         return valid_idx
     # train_idx is a random permutation's slice, so its prefix is a random sample of the training rows
-    return np.concatenate([valid_idx, train_idx[:SCORE_MAX_ROWS - len(valid_idx)]])
+    return np.concatenate([valid_idx, train_idx[:max_rows - len(valid_idx)]])
 
 
 

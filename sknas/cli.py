@@ -23,7 +23,7 @@ def explain_choice(search):
     """Plain sentences on which feature map a fitted search chose, why, and what that means.
 
     A fixed map (the raw columns or the LDA map) is kept unless a trained
-    network beats it by ``sknas.search.base.FIXED_MAP_MARGIN`` (see ``_prefer_fixed_map``).
+    network beats it by sknas.config's ``fixed_map_margin`` (see ``sknas.search.base.fixed_map_margin``).
 
     Examples
     --------
@@ -35,11 +35,11 @@ def explain_choice(search):
     >>> print(explain_choice(search)[0])
     The search scored 4 feature maps without labels ...
     """
-    from .search.base import FIXED_MAP_MARGIN
+    from .search.base import fixed_map_margin
     from .space.architecture import FIXED_HEADS
 
     scoring = search._scoring()
-    margin = FIXED_MAP_MARGIN.get(scoring, 0.0) if isinstance(scoring, str) else 0.0
+    margin = fixed_map_margin(scoring, search.provenance_.get("config"))  # the margin the search ran with
     scored = [r for r in search.search_history_ if r.get("selection_score") is not None]
     chosen, won = search.architecture_, search.best_score_
     fixed = [r for r in scored if r["architecture"].head in FIXED_HEADS]

@@ -253,8 +253,10 @@ def test_efficiency_report():
 
 
 def test_candidates_are_scored_on_validation_rows_topped_up_with_training_rows():
-    from sknas.base import SCORE_MAX_ROWS, _score_rows
+    from sknas.base import _score_rows
+    from sknas.config import get_config
 
+    SCORE_MAX_ROWS = get_config()["score_max_rows"]
     train, valid = np.arange(100, 5000), np.arange(100)
     rows = _score_rows(train, valid)
     assert len(rows) == SCORE_MAX_ROWS and list(rows[:100]) == list(valid) and set(rows[100:]) <= set(train)

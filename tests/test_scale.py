@@ -7,6 +7,7 @@ import torch
 import sknas.base
 import sknas.search.candidates
 from sknas import RandomFeatureSearch
+from sknas.config import config_context, get_config
 from sknas.training import objectives
 from sknas.training.objectives import NeighborsObjective, _sampled_neighbors
 
@@ -29,36 +30,39 @@ def test_sampled_neighbors_are_near_rows_of_the_sample(monkeypatch):
 
 
 def test_neighbors_objective_switches_to_the_sampled_graph(monkeypatch):
-    monkeypatch.setattr(objectives, "KNN_EXACT_MAX_ROWS", 100)
     monkeypatch.setattr(objectives, "KNN_REFERENCE_ROWS", 60)
     X = torch.randn(300, 4)
-    data = NeighborsObjective(n_neighbors=5).prepare(X)
+    exact = NeighborsObjective(n_neighbors=5).prepare(X)
+    assert len(torch.unique(exact.knn)) > 60  # 300 rows: the exact graph by default
+    with config_context(knn_exact_max_rows=100):
+        data = NeighborsObjective(n_neighbors=5).prepare(X)
     assert data.knn.shape == (300, 5)
     assert len(torch.unique(data.knn)) <= 60
 
 
 def test_search_runs_on_a_capped_subsample_and_the_final_net_on_all_rows(monkeypatch, customers):
     X, _ = customers
-    monkeypatch.setattr(sknas.base, "SEARCH_MAX_ROWS", 100)
     seen = []
     evaluate = sknas.search.candidates.evaluate_candidate
     monkeypatch.setattr(sknas.search.candidates, "evaluate_candidate",
                         lambda a, s, data, settings: seen.append((len(data["X_train"]), len(data["X_valid"])))
                         or evaluate(a, s, data, settings))
     params = {**FAST_SEARCH, "search_space": {**FAST_SEARCH["search_space"], "include_identity": False}}
-    est = RandomFeatureSearch(n_components=2, n_clusters=3, **params).fit(X)
+    with config_context(search_max_rows=100):
+        est = RandomFeatureSearch(n_components=2, n_clusters=3, **params).fit(X)
+    assert est.provenance_["config"]["search_max_rows"] == 100  # recorded with the fitted model
     assert seen and all(n_train + n_valid <= 100 and n_valid >= 3 for n_train, n_valid in seen)
     assert seen[0][0] == pytest.approx(4 * seen[0][1], abs=2)  # the split's proportions are kept
     assert len(est.net_.history[-1, "batches"]) == -(-len(X) // 64)  # the final net: every row, each epoch
     assert est.transform(X).shape == (len(X), est.n_components_)
 
 
-def test_final_network_epochs_are_capped_by_row_visits(monkeypatch, customers):
+def test_final_network_epochs_are_capped_by_row_visits(customers):
     X, _ = customers
-    monkeypatch.setattr(sknas.base, "FINAL_MAX_ROW_VISITS", len(X) + 1)  # room for one epoch
     params = {**FAST_SEARCH, "max_epochs": 3, "search_space": {**FAST_SEARCH["search_space"],
                                                                 "include_identity": False}}
-    est = RandomFeatureSearch(n_components=2, n_clusters=3, **params).fit(X)
+    with config_context(final_max_row_visits=len(X) + 1):  # room for one epoch
+        est = RandomFeatureSearch(n_components=2, n_clusters=3, **params).fit(X)
     assert len(est.net_.history) == 1
     assert all(r["n_epochs"] <= 3 for r in est.search_history_)  # the search keeps max_epochs
 
@@ -67,4 +71,4 @@ def test_search_rows_leave_small_data_untouched():
     order = np.arange(50)
     assert sknas.base._search_rows(order, order) == (order, order)
     train, valid = sknas.base._search_rows(np.arange(40_000), np.arange(40_000, 50_000))
-    assert len(train) + len(valid) <= sknas.base.SEARCH_MAX_ROWS and len(train) == 4 * len(valid)
+    assert len(train) + len(valid) <= get_config()["search_max_rows"] and len(train) == 4 * len(valid)

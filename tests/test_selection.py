@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sknas import RandomFeatureSearch
-from sknas.base import SCORE_MAX_ROWS
+from sknas.config import get_config
 from sknas.evaluation import consensus_scores, selection_scores, separability
 
 from .conftest import FAST_SEARCH
@@ -56,7 +56,8 @@ def test_search_with_pool_scoring(customers, scoring):
     assert search.architecture_ == best["architecture"]
     assert search.best_score_ == best["selection_score"]
     # labelled on the scoring rows: all of them here (validation + training rows, fewer than SCORE_MAX_ROWS)
-    assert all(r["labels"] is not None and len(r["labels"]) == min(len(X), SCORE_MAX_ROWS) for r in valid)
+    assert all(r["labels"] is not None and len(r["labels"]) == min(len(X), get_config()["score_max_rows"])
+               for r in valid)
     assert all(-1.0 <= r["separability"] <= 1.0 for r in valid)
     assert 1 <= len(search.runner_ups_) <= 3
     for runner in search.runner_ups_:
@@ -121,9 +122,9 @@ def _record(head_or_width, score):
 
 @pytest.mark.parametrize("network_score, expected", [(0.645, "lda"), (0.651, "network"), (0.60, "lda")])
 def test_a_network_within_the_margin_of_the_best_fixed_map_loses_to_it(network_score, expected):
-    from sknas.search.base import FIXED_MAP_MARGIN, _prefer_fixed_map
+    from sknas.search.base import _prefer_fixed_map, fixed_map_margin
 
-    assert FIXED_MAP_MARGIN["silhouette+separability"] == pytest.approx(0.02)
+    assert fixed_map_margin("silhouette+separability") == pytest.approx(0.02)
     valid = [_record("identity", 0.40), _record("lda", 0.63), _record(64, network_score), _record(32, 0.5)]
     best = max(valid, key=lambda r: r["selection_score"])
     chosen = _prefer_fixed_map(best, valid, "silhouette+separability")

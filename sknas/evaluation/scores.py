@@ -1,7 +1,7 @@
 """Label-free scoring of a candidate feature map on the search's scoring rows.
 
 A search estimator embeds the scoring rows (the validation split, topped up
-with training rows when it is small: ``sknas.base.SCORE_MAX_ROWS``) with each candidate network,
+with training rows when it is small: sknas.config's ``score_max_rows``) with each candidate network,
 then asks :func:`score_embedding` how well KMeans can segment that embedding.
 Every score is "higher is better", and every embedding first goes through the
 collapse guard (:func:`detect_collapse`), because the cluster indices used

@@ -34,6 +34,7 @@ import warnings
 
 import numpy as np
 
+from ..config import get_config
 from ..space import Architecture, SearchSpace
 
 FORMAT = "sknas-search-checkpoint"
@@ -128,6 +129,7 @@ def params_fingerprint(estimator):
             out[name] = encode(value)
         except TypeError:
             out[name] = repr(value)
+    out["sknas.config"] = get_config()  # settings that change what a trial computes, like parameters
     return json.dumps(out, sort_keys=True)
 
 
@@ -226,7 +228,8 @@ class SearchJournal:
         if saved["estimator"] != journal.estimator or saved["params"] != journal.params:
             raise CheckpointError(
                 f"Checkpoint {os.fspath(path)!r} was written by a {saved['estimator']} search with other "
-                "parameters; only checkpoint, verbose, n_jobs, max_trials and max_time may change when resuming. "
+                "parameters or sknas.config settings; only checkpoint, verbose, n_jobs, max_trials and max_time "
+                "may change when resuming. "
                 "Remove the file or pass another checkpoint path to start afresh.")
         return journal, rng_from_state(saved["initial_rng"])
 

@@ -15,6 +15,8 @@ import platform
 
 import numpy as np
 
+from ..config import get_config
+
 #: Rows hashed at most: the fingerprint identifies the data, it need not read all of a huge table.
 _HASH_MAX_BYTES = 256 * 1024 * 1024
 
@@ -100,6 +102,7 @@ def record_provenance(estimator, X, data=None):
             "sha256": data_fingerprint(data),
         },
         "settings": jsonable(estimator.get_params(deep=False)),
+        "config": get_config(),  # the sknas.config settings the fit ran under (they change results too)
         "search_time_s": jsonable(getattr(estimator, "search_time_", None)),
         "fit_time_s": jsonable(getattr(estimator, "fit_time_", None)),
         "device": str(getattr(estimator, "device_", "cpu")),

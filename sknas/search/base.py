@@ -26,6 +26,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
 
 from ..base import BaseNeuralTransformer
+from ..config import get_config
 from ..io.checkpoint import NullJournal, SearchJournal
 from ..evaluation import (
     MAX_LABELLED_ROWS,
@@ -45,13 +46,24 @@ from ..training import SEED_MAX, as_float32_rows, embed, encoder_device
 from ..warmstart.transfer import INIT_CONSTRAINT, clone_keeping_init, init_architectures
 from . import candidates as candidate_evaluation  # the module; "candidates" names lists of them below
 
-#: How much a network's selection score must exceed the best fixed map's to win (see _prefer_fixed_map),
-#: for the scorings on the silhouette's [-1, 1] scale; other scorings compare plainly.
-FIXED_MAP_MARGIN = {"silhouette": 0.02, "silhouette+separability": 0.02}
+#: The scorings on the silhouette's [-1, 1] scale, where a network must beat the best fixed map by
+#: sknas.config's fixed_map_margin (see _prefer_fixed_map); other scorings compare plainly.
+MARGIN_SCORINGS = ("silhouette", "silhouette+separability")
 
 
 class SearchFailedError(RuntimeError):
     """Every candidate of a search failed; the message lists why."""
+
+
+def fixed_map_margin(scoring, config=None):
+    """How much a network's selection score must exceed the best fixed map's under ``scoring``.
+
+    ``fixed_map_margin`` of ``config`` (default: the settings in force, :mod:`sknas.config`) for the
+    scorings in ``MARGIN_SCORINGS``; 0 for the others (callables included).
+    """
+    if not isinstance(scoring, str) or scoring not in MARGIN_SCORINGS:
+        return 0.0
+    return (config or get_config())["fixed_map_margin"]
 
 
 def _prefer_fixed_map(best, valid, scoring):
@@ -61,9 +73,9 @@ def _prefer_fixed_map(best, valid, scoring):
     standard deviation 0.013-0.027 on digits, breast cancer, wine, olive oil and diabetes,
     ``benchmarks/results/architecture_signal*.md``) and the best of many networks is the one whose noise
     was luckiest, while a fixed map (raw features, LDA) is a deterministic function of the data. So a
-    network must beat the best fixed map by ``FIXED_MAP_MARGIN`` to replace it.
+    network must beat the best fixed map by :func:`fixed_map_margin` to replace it.
     """
-    margin = FIXED_MAP_MARGIN.get(scoring, 0.0) if isinstance(scoring, str) else 0.0
+    margin = fixed_map_margin(scoring)
     if not margin or best["architecture"].head in FIXED_HEADS:
         return best
     fixed = [r for r in valid if r["architecture"].head in FIXED_HEADS]
@@ -401,6 +413,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             "learning_rate": self.learning_rate, "max_time": self.max_time, "device": self.device_,
             "categorical": self._standardizer.layout,  # where the indicator blocks the networks embed sit
             "fixed_map_seed": self.__dict__.get("_fixed_map_seed"),
+            # Candidates may run in worker processes or threads, which do not share this thread's settings.
+            "config": get_config(),
         }
 
     def _evaluate_contained(self, candidates, seeds, data, settings):

@@ -17,6 +17,7 @@ import torch
 from joblib import parallel_config
 from threadpoolctl import threadpool_limits
 
+from ..config import config_context
 from ..evaluation import MAX_LABELLED_ROWS, cluster_labels, score_embedding
 from ..training.faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes
 from ..space import build_network
@@ -82,7 +83,8 @@ def _train_and_score(record, architecture, seed, data, settings):
     # Parallelism is across candidates, never inside one: under a Dask or other joblib
     # backend, scikit-learn's own Parallel calls (k-NN search) would otherwise secede and
     # let a second candidate run in this process at the same time.
-    with parallel_config(backend="sequential"), seeded(seed, device):
+    # The fit's sknas.config settings travel with the candidate (a worker has its own).
+    with config_context(**settings.get("config", {})), parallel_config(backend="sequential"), seeded(seed, device):
         encoder = build_network(architecture, n_features, settings["n_components"], settings.get("categorical"))
         encoder.fit_fixed_parts(data["X_train"], settings["n_clusters"], random_state=seed % (2**31 - 1))
         objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
@@ -106,7 +108,7 @@ def candidate_epochs(data, settings):
 
 def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
     """Score a trained candidate's embedding ``Z`` of the scoring rows (``data["X_score"]``; see
-    ``sknas.base.SCORE_MAX_ROWS``) into its ``record``."""
+    sknas.config's ``score_max_rows``) into its ``record``."""
     # One BLAS/OpenMP thread: KMeans' floating-point sums depend on the thread count,
     # and a score must not change with n_jobs or the parallel backend (Dask workers
     # run with one thread). Scoring uses at most a few thousand rows, so this is cheap.

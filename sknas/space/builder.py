@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..config import get_config
 from .architecture import Architecture
 from .categorical import CategoricalEmbedding
 from .ops import make_activation, make_norm, make_op, out_width
@@ -32,14 +33,14 @@ class BlockModule(nn.Module):
         return out
 
 
-#: Restarts of the LDA map's KMeans/LDA alternation; the one whose clusters are best separated in its
-#: projection (silhouette) is kept. One run lands in one of several local optima depending on its KMeans
-#: starts, and the optima differ in segment quality (wine: ARI 0.880, 0.897 or 0.915; breast cancer 0.718 or
-#: 0.754; make_customers 0.34 or 0.43-0.44 over 12 seeds); the silhouette ranked the better optimum first on
-#: breast cancer and customers, so a few restarts turn a lottery into a choice. Not more: with 10 restarts
-#: (10 seeds) customers went 0.397 -> 0.410 but digits 0.573 -> 0.534, the silhouette given more chances to
-#: prefer a worse optimum.
-LDA_RESTARTS = 5
+# Restarts of the LDA map's KMeans/LDA alternation (sknas.config's lda_restarts, 5); the one whose
+# clusters are best separated in its projection (silhouette) is kept. One run lands in one of several local optima depending on its KMeans
+# starts, and the optima differ in segment quality (wine: ARI 0.880, 0.897 or 0.915; breast cancer 0.718 or
+# 0.754; make_customers 0.34 or 0.43-0.44 over 12 seeds); the silhouette ranked the better optimum first on
+# breast cancer and customers, so a few restarts turn a lottery into a choice. Not more: with 10 restarts
+# (10 seeds) customers went 0.397 -> 0.410 but digits 0.573 -> 0.534, the silhouette given more chances to
+# prefer a worse optimum.
+
 #: Rows the LDA map is fitted on at most (a seeded random subset beyond): it has at most n_clusters - 1
 #: directions, which a few thousand rows per cluster already pin down, and restarts on a million rows would
 #: cost minutes of KMeans.
@@ -63,10 +64,11 @@ class LDAHead(nn.Module):
     ``n_clusters - 1`` directions; the remaining outputs are zero.
     """
 
-    def __init__(self, n_features, n_components, n_rounds=5, n_restarts=LDA_RESTARTS):
+    def __init__(self, n_features, n_components, n_rounds=5, n_restarts=None):
         super().__init__()
         self.n_rounds = n_rounds
-        self.n_restarts = n_restarts
+        # None: sknas.config's lda_restarts, read when the map is built (inside the fit it belongs to)
+        self.n_restarts = get_config()["lda_restarts"] if n_restarts is None else n_restarts
         self.register_buffer("weight", torch.zeros(n_components, n_features))
         self.register_buffer("bias", torch.zeros(n_components))
 

@@ -28,6 +28,8 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.nn import functional as F
 
+from ..config import get_config
+
 OBJECTIVES = ("auto", "neighbors", "reconstruction", "contrastive", "supervised")
 
 # UMAP's output kernel q(d) = 1 / (1 + a d^(2b)) for spread=1, min_dist=0
@@ -81,10 +83,9 @@ class Objective(nn.Module):
         raise NotImplementedError
 
 
-#: Above this many rows the k-NN graph is approximate (see :func:`_sampled_neighbors`):
-#: an exact graph costs O(n^2) (about two hours single-threaded at a million rows, extrapolated
-#: from 200,000 x 20,000 distances in 29 s on the 2-core development machine).
-KNN_EXACT_MAX_ROWS = 50_000
+# Above sknas.config's knn_exact_max_rows rows the k-NN graph is approximate (see :func:`_sampled_neighbors`):
+# an exact graph costs O(n^2) (about two hours single-threaded at a million rows, extrapolated
+# from 200,000 x 20,000 distances in 29 s on the 2-core development machine).
 #: Reference rows the approximate graph searches among (its cost is O(n * this)).
 KNN_REFERENCE_ROWS = 10_000
 
@@ -114,12 +115,13 @@ _GRAPH_CACHE_SIZE = 8
 
 
 def neighbor_graph(rows, k):
-    """Indices of each row's ``k`` nearest other rows (exact up to :data:`KNN_EXACT_MAX_ROWS`, then sampled).
+    """Indices of each row's ``k`` nearest other rows (exact up to ``knn_exact_max_rows`` rows, then sampled).
 
     Deterministic in ``rows`` and ``k``, so it is cached by their content: a search asks for the same
     graph once per candidate.
     """
-    key = (rows.shape, str(rows.dtype), k, hashlib.blake2b(np.ascontiguousarray(rows).tobytes(),
+    exact_max_rows = get_config()["knn_exact_max_rows"]
+    key = (rows.shape, str(rows.dtype), k, exact_max_rows, hashlib.blake2b(np.ascontiguousarray(rows).tobytes(),
                                                             digest_size=16).hexdigest())
     if key in _GRAPH_CACHE:
         _GRAPH_CACHE.move_to_end(key)
@@ -127,7 +129,7 @@ def neighbor_graph(rows, k):
     # One thread: sklearn's chunked distance kernels round (and so break near-ties)
     # differently per thread count, and the graph must not depend on n_jobs or Dask.
     with threadpool_limits(limits=1):
-        if len(rows) <= KNN_EXACT_MAX_ROWS:
+        if len(rows) <= exact_max_rows:
             _, ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows)
             ind = ind[:, 1:]
         else:
