@@ -12,6 +12,7 @@ from .search.base import BaseFeatureSearch, SearchFailedError
 from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch
 from .search.evolution import EvoFeatureSearch
+from .search.optuna import OptunaFeatureSearch
 from .search.pareto import ParetoFeatureSearch
 from .search.progressive import ProgressiveFeatureSearch
 from .search.random import RandomFeatureSearch
@@ -21,7 +22,7 @@ from .space import Architecture, Block, SearchSpace
 __version__ = "0.1.0"
 
 __all__ = [
-    "Architecture", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch",
+    "Architecture", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch", "OptunaFeatureSearch",
     "AutoSegmenter", "NeuralFeatureMap",
     "ParetoFeatureSearch", "ProgressiveFeatureSearch",
     "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__", "config", "load", "save",
