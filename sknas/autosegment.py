@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin, clone
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, ClusterMixin, TransformerMixin, clone
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import OneHotEncoder
@@ -42,7 +42,7 @@ METHODS = {"random": RandomFeatureSearch, "darts": DARTSFeatureSearch, "evo": Ev
            "bayes": BayesFeatureSearch, "none": NeuralFeatureMap}
 
 
-class AutoSegmenter(ClusterMixin, TransformerMixin, BaseEstimator):
+class AutoSegmenter(ClusterMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Segment a table end to end: mixed-type preprocessing, a searched feature map, clustering.
 
     A DataFrame is taken as the user holds it: id-like and constant columns
@@ -486,6 +486,11 @@ default="random"
         Z : ndarray of shape (n_samples, n_components_)
         """
         return self._embed(X)
+
+    @property
+    def _n_features_out(self):
+        """Width of the embedding: ``get_feature_names_out`` and ``set_output`` name its columns."""
+        return self.search_.n_components_
 
     def predict(self, X):
         """Segment id of each row of ``X`` (new customers included).

@@ -205,19 +205,23 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         -------
         X_new : ndarray of shape (n_samples, n_components_)
             Same floating dtype as ``X``'s numeric columns (float64 for
-            integer input or no numeric column).
+            integer input or no numeric column). Computed in float64, so a
+            row's embedding does not depend on the other rows transformed
+            with it.
         """
         check_is_fitted(self, "net_")
         X = validate_input(self, X, reset=False)
-        encoder = self.net_.module_.encoder
+        # A float64 copy of the trained (float32) weights: float32 GEMM rounds a row differently with the
+        # batch's row count and the row's position in it (1 ulp, up to 5e-7), so a row transformed alone
+        # and in a table got different embeddings; in float64 the difference is ~1e-16.
+        encoder = copy.deepcopy(self.net_.module_.encoder).double().eval()
         device = encoder_device(encoder)
         out = np.empty((len(X), self.n_components_), dtype=X.dtype)
         step = TRANSFORM_CHUNK_ROWS
-        encoder.eval()
         with torch.no_grad():
             for start in range(0, len(X), step):  # bounded memory: one slice on the device at a time
                 rows = self._standardizer.transform(X[start:start + step], handle_unknown=self.handle_unknown)
-                chunk = torch.as_tensor(rows, device=device)
+                chunk = torch.as_tensor(rows, dtype=torch.float64, device=device)
                 out[start:start + step] = embed(encoder, chunk).cpu().numpy()
         return out
 

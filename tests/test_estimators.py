@@ -1,19 +1,14 @@
-"""The public estimators as a scikit-learn user meets them.
+"""The public estimators as a scikit-learn user meets them, beyond the contract every one of them keeps.
 
-What ``check_estimator`` does not cover: ``set_output``, feature names,
-parameter validation, pickling into a fresh process, pipelines and grid
-search, determinism, the untouched global RNGs, and the search attributes.
+``tests/test_contract.py`` runs the cross-cutting checks (set_output, feature names, pickling into a fresh
+process, determinism and the caller's RNGs, bad input) on every public estimator; here: parameter
+validation, pipelines and grid search, seeds that must differ, n_jobs, and the search attributes.
 """
 
 import math
 import pickle
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone
@@ -34,7 +29,6 @@ from sknas.training import CandidateFailure
 
 from .conftest import FAST, FAST_SEARCH
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: A space without the identity map, so every candidate depends on the seed.
 NO_IDENTITY_SPACE = {"widths": (8,), "max_depth": 1, "include_identity": False}
@@ -49,35 +43,6 @@ def make_search(**params):
 
 
 FACTORIES = [pytest.param(make_map, id="NeuralFeatureMap"), pytest.param(make_search, id="RandomFeatureSearch")]
-
-
-# -- set_output and feature names ------------------------------------------------
-@pytest.mark.parametrize("make", FACTORIES)
-def test_set_output_pandas(make, customers):
-    X, _ = customers
-    est = make().set_output(transform="pandas").fit(X)
-    out = est.transform(X)
-    assert isinstance(out, pd.DataFrame)
-    names = est.get_feature_names_out()
-    assert list(out.columns) == list(names)
-    prefix = type(est).__name__.lower()
-    assert list(names) == [f"{prefix}{i}" for i in range(est.n_components_)]
-    assert out.shape == (len(X), est.n_components_)
-    # fit_transform honours set_output too
-    assert isinstance(clone(est).fit_transform(X), pd.DataFrame)
-
-
-@pytest.mark.parametrize("make", FACTORIES)
-def test_feature_names_in_and_reordered_columns(make, customers):
-    X, _ = customers
-    columns = [f"col_{i}" for i in range(X.shape[1])]
-    df = pd.DataFrame(X, columns=columns)
-    est = make().fit(df)
-    assert list(est.feature_names_in_) == columns
-    assert est.n_features_in_ == X.shape[1]
-    assert est.transform(df).shape == (len(X), est.n_components_)
-    with pytest.raises(ValueError, match="feature names"):
-        est.transform(df[columns[::-1]])
 
 
 def test_numpy_fit_has_no_feature_names_in(customers):
@@ -159,45 +124,6 @@ def test_init_stores_params_untouched_and_clone(make, customers):
     assert not hasattr(copy, "net_")
 
 
-# -- pickling --------------------------------------------------------------------------
-_LOAD_AND_TRANSFORM = textwrap.dedent("""
-    import pickle, sys
-    import numpy as np
-    import torch
-    torch.set_num_threads(1)
-    with open(sys.argv[1], "rb") as fh:
-        est = pickle.load(fh)
-    np.save(sys.argv[3], est.transform(np.load(sys.argv[2])))
-""")
-
-
-@pytest.mark.parametrize("make", FACTORIES)
-def test_pickle_round_trip_in_a_fresh_process(make, customers, tmp_path):
-    X, _ = customers
-    est = make(search_space=NO_IDENTITY_SPACE) if make is make_search else make()
-    est.fit(X)
-    expected = est.transform(X)
-    model, data, result = tmp_path / "est.pkl", tmp_path / "X.npy", tmp_path / "out.npy"
-    with open(model, "wb") as fh:
-        pickle.dump(est, fh)
-    np.save(data, X)
-    proc = subprocess.run([sys.executable, "-c", _LOAD_AND_TRANSFORM, str(model), str(data), str(result)],
-                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    got = np.load(result)
-    assert got.dtype == expected.dtype
-    assert np.array_equal(got, expected)
-
-
-@pytest.mark.parametrize("make", FACTORIES)
-def test_pickle_in_process_keeps_fitted_state(make, customers):
-    X, _ = customers
-    est = make().fit(X)
-    loaded = pickle.loads(pickle.dumps(est))
-    assert loaded.architecture_ == est.architecture_
-    assert np.array_equal(loaded.transform(X), est.transform(X))
-
-
 # -- pipelines -------------------------------------------------------------------------
 @pytest.mark.parametrize("clusterer", [
     pytest.param(lambda k: KMeans(k, n_init=3, random_state=0), id="KMeans"),
@@ -227,15 +153,6 @@ def test_grid_search_with_label_free_scorer(customers):
     assert grid.predict(X).shape == (len(X),)
 
 
-# -- determinism and the caller's RNGs ------------------------------------------------------
-@pytest.mark.parametrize("make", FACTORIES)
-def test_same_random_state_same_output(make, customers):
-    X, _ = customers
-    a = make(random_state=3).fit(X).transform(X)
-    b = make(random_state=3).fit(X).transform(X)
-    assert np.array_equal(a, b)
-
-
 @pytest.mark.parametrize("make", FACTORIES)
 def test_different_random_state_different_output(make, customers):
     X, _ = customers
@@ -256,22 +173,6 @@ def test_n_jobs_does_not_change_the_search(customers):
     assert [h["architecture"] for h in histories[0]] == [h["architecture"] for h in histories[1]]
     assert [h["score"] for h in histories[0]] == [h["score"] for h in histories[1]]
     assert runs[0].architecture_ == runs[1].architecture_
-
-
-@pytest.mark.parametrize("make", FACTORIES)
-def test_global_rngs_untouched(make, customers):
-    X, _ = customers
-    np.random.seed(123)
-    torch.manual_seed(123)
-    np_before = np.random.get_state()
-    torch_before = torch.get_rng_state().clone()
-    est = make(random_state=0).fit(X)
-    est.transform(X)
-    np_after = np.random.get_state()
-    assert np_before[0] == np_after[0]
-    assert np.array_equal(np_before[1], np_after[1])
-    assert np_before[2:] == np_after[2:]
-    assert torch.equal(torch_before, torch.get_rng_state())
 
 
 # -- search attributes -------------------------------------------------------------------
@@ -492,4 +393,5 @@ def test_transform_in_chunks_equals_one_pass(customers, monkeypatch):
     est = make_map().fit(X)
     whole = est.transform(X)
     monkeypatch.setattr(sknas.base, "TRANSFORM_CHUNK_ROWS", 7)  # 300 rows -> 43 chunks
-    np.testing.assert_array_equal(est.transform(X), whole)
+    # float64 arithmetic: the chunk's row count moves a value by a float64 ulp at most
+    np.testing.assert_allclose(est.transform(X), whole, rtol=0, atol=1e-12)

@@ -21,14 +21,14 @@ from sknas import NeuralFeatureMap, RandomFeatureSearch
 from sknas.io.persistence import MANIFEST, WEIGHTS, _checksum, _sha256
 
 from .conftest import FAST, FAST_SEARCH
-from .test_estimator_checks import ESTIMATORS
+from ._instances import PUBLIC, VARIANTS
 
 
 def _fit(estimator, X, y=None):
     return clone(estimator).fit(X, y)
 
 
-@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("estimator", PUBLIC + VARIANTS, ids=lambda e: type(e).__name__)
 def test_round_trip_identical_transform(estimator, customers, tmp_path):
     X, _ = customers
     fitted = _fit(estimator, X)

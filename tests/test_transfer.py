@@ -306,17 +306,12 @@ def test_coral_alignment_pulls_covariance_towards_the_source(cancer):
 
 
 # -- scikit-learn's checks with a fitted init: the check data's columns differ from the source's ------------------
-#: Expected failures, each for a reason outside the transfer code:
-#: - a fitted estimator as a parameter: the check compares joblib hashes of the parameters with those of a deep
-#:   copy, and torch tensors pickle with their storage's address, so a copy never hashes the same
-#:   (test_transfer_leaves_the_source_untouched checks the property itself on the object);
-#: - the invariance checks compare float64 output at rtol 1e-7, while the network computes in float32 and torch's
-#:   CPU GEMM rounds a row differently by its position and the batch's row count (1 ulp; measured on a plain
-#:   nn.Linear(5, 8): 4.8e-7 between 20 rows and the same rows permuted). Small shapes pass by luck.
+#: Expected failure, for a reason outside the transfer code: a fitted estimator as a parameter. The check
+#: compares joblib hashes of the parameters with those of a deep copy, and torch tensors pickle with their
+#: storage's address, so a copy never hashes the same (test_transfer_leaves_the_source_untouched checks the
+#: property itself on the object). The invariance checks pass: transform computes in float64.
 TRANSFER_XFAIL = {
     "check_estimators_overwrite_params": "a fitted torch-holding init hashes differently from its deep copy",
-    "check_methods_sample_order_invariance": "float32 GEMM rounding depends on a row's position (1 ulp)",
-    "check_methods_subset_invariance": "float32 GEMM rounding depends on the batch's row count (1 ulp)",
 }
 
 
