@@ -26,7 +26,6 @@ import torch
 import sknas.search.candidates
 from sknas import (
     BayesFeatureSearch,
-    DARTSFeatureSearch,
     EvoFeatureSearch,
     ParetoFeatureSearch,
     ProgressiveFeatureSearch,
@@ -321,11 +320,6 @@ def test_fitted_estimator_does_not_carry_the_journal(tmp_path, X):
     est = make_search(checkpoint=tmp_path / "c.json").fit(X)
     assert not hasattr(est, "_journal")
     pickle.loads(pickle.dumps(est))
-
-
-def test_darts_warns_that_it_does_not_checkpoint(tmp_path, X):
-    with pytest.warns(UserWarning, match="not checkpointed"):
-        make_search(DARTSFeatureSearch, warmup_epochs=1, checkpoint=tmp_path / "d.json").fit(X)
 
 
 # -- the checkpoint file is data, never code ----------------------------------------------------------------------

@@ -168,11 +168,28 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         # Opened before the split: a resumed fit restores the RNG state the first one started
         # from, so it draws the same split and seeds even with random_state=None.
         rng = super()._fit_rng()
-        if self.checkpoint is None:
+        if self.device_.type == "cuda" and self.n_jobs not in (None, 1):
+            warnings.warn(f"n_jobs={self.n_jobs} has no effect on {self.device_}: candidates train one after "
+                          "another on the GPU (n_jobs runs CPU worker processes). Leave n_jobs=None on CUDA.",
+                          UserWarning, stacklevel=4)
+        if self.checkpoint is not None and not self._checkpoints():
+            warnings.warn(f"checkpoint is deprecated for {type(self).__name__}{self._no_checkpoint_detail()} and "
+                          "will be removed in sknas 0.3: its search is not checkpointed, so the parameter does "
+                          "nothing (an interrupted fit starts again). Leave checkpoint=None.",
+                          FutureWarning, stacklevel=4)
+        if self.checkpoint is None or not self._checkpoints():
             self._journal = NullJournal()
             return rng
         self._journal, rng = SearchJournal.open(self.checkpoint, self, rng)
         return rng
+
+    def _checkpoints(self):
+        """Whether this search can be checkpointed (strategies with their own loop cannot)."""
+        return True
+
+    def _no_checkpoint_detail(self):
+        """Words after the class name in the checkpoint deprecation (e.g. a parameter that decides it)."""
+        return ""
 
     def _select_architecture(self, context):
         space = self._resolved_space()
@@ -182,7 +199,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self._fixed_map_seed = int(copy.deepcopy(context["rng"]).randint(SEED_MAX))
         try:
             history = self._search(space, context)
-            if self.checkpoint is not None and not self._journal.used:
+            if self.checkpoint is not None and self._checkpoints() and not self._journal.used:
                 warnings.warn(f"{type(self).__name__} runs its own search loop, which is not checkpointed: "
                               "an interrupted fit starts again.", UserWarning, stacklevel=3)
         finally:
@@ -445,6 +462,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
 
     def _evaluate_many(self, candidates, seeds, data, settings):
         n_jobs = 1 if self.n_jobs is None else self.n_jobs
+        # One GPU trains candidates one after another: seeded() serialises torch's global RNG, and worker
+        # processes would each hold a CUDA context. fit says so when n_jobs asks for more (_warn_n_jobs).
         if n_jobs == 1 or len(candidates) == 1 or self.device_.type == "cuda":
             return [candidate_evaluation.evaluate_candidate(a, s, data, settings) for a, s in zip(candidates, seeds)]
         # Separate processes: each candidate has its own torch RNG and threads,

@@ -252,8 +252,9 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         ReLU, LayerNorm (when the space's ``norms`` offer it) and no dropout (the
         supernet's shared choices), and layers after the first are residual.  ``None`` is ``SearchSpace()``.
     max_trials : int, default=10
-        Unused by DARTS: it always evaluates the discretised architecture and
-        the fallbacks (identity, linear and label-free LDA maps).  Kept for a common interface.
+        Candidates trained and scored at most after the supernet: the discretised
+        architecture first, then the fallbacks (identity, linear and label-free LDA
+        maps) and ``init``'s architectures, in that order, as many as fit.
     max_epochs : int or "auto", default="auto"
         Epoch budget of the supernet, of each retrained candidate and of the final network.
         ``"auto"``: 40 epochs for the supernet; for the candidates and the final network enough
@@ -274,9 +275,12 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         Candidates retrained in parallel processes (CPU only).
     verbose : int, default=0
         Print one line per supernet epoch.
-    checkpoint : str, path-like or None, default=None
-        Accepted for a uniform interface, but the supernet phase is not
-        checkpointed: an interrupted DARTS fit starts again (a warning says so).
+    checkpoint : None, default=None
+        The supernet search is not checkpointed: an interrupted DARTS fit starts again.
+
+        .. deprecated:: 0.2
+            Passing a path does nothing and warns (``FutureWarning``); the parameter
+            is removed in 0.3.
     order : {"first", "second"}, default="first"
         ``"first"`` follows ``grad_alpha L_val(w, alpha)``; ``"second"`` the
         finite-difference approximation of the unrolled hypergradient
@@ -411,6 +415,9 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         self.max_skip = max_skip
         self.skip_share_stop = skip_share_stop
 
+    def _checkpoints(self):
+        return False  # its own loop: a supernet, then one batch of candidates
+
     def _propose(self, space, rng, history, n_remaining):  # pragma: no cover - _search is overridden
         return []
 
@@ -429,6 +436,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
             if arch not in candidates:
                 candidates.append(arch)
                 sources.append("init")
+        candidates, sources = candidates[:self.max_trials], sources[:self.max_trials]  # the discretised path first
         seeds = [int(rng.randint(SEED_MAX)) for _ in candidates]
         data = {k: context[k] for k in SEARCH_DATA_KEYS}
         records = self._evaluate_many(candidates, seeds, data, self._candidate_settings())

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import numbers
 import time
+import warnings
 
 import numpy as np
 from joblib import parallel_config
@@ -103,13 +104,17 @@ class EvoFeatureSearch(BaseFeatureSearch):
     min_fidelity : float, default=0.25
         Share of training rows and of ``max_epochs`` used by the first
         generation; it grows linearly to 1 at the last generation.
-    batch_candidates : "auto" or bool, default="auto"
+    batch_candidates : bool, default=False
         Train the batchable candidates of a generation (no attention, no
         identity head, the ``neighbors`` objective) together as one padded
         model (:func:`sknas.training.population.train_population`); the others
-        go through ``n_jobs``.  ``"auto"`` batches on CUDA only: on a 2-core
-        CPU it measured 0.75x of sequential training for the default space
-        (``benchmarks/results/population.md``).
+        go through ``n_jobs``.  Off by default: on a 2-core CPU it measured
+        0.75x of sequential training for the default space
+        (``benchmarks/results/population.md``), and it is unmeasured on CUDA.
+
+        .. deprecated:: 0.2
+            ``"auto"`` (which batched on CUDA, unmeasured) warns (``FutureWarning``)
+            and means ``False``; it is removed in 0.3.
     init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
         Warm start from what an earlier search found (:mod:`sknas.warmstart.transfer`): the given Architectures,
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
@@ -164,7 +169,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
                  search_space=None, max_trials=40, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, population_size=10, n_generations=None, tournament_size=3, mutation_rate=1.0,
-                 crossover_rate=0.3, aging=True, elitism=1, min_fidelity=0.25, batch_candidates="auto",
+                 crossover_rate=0.3, aging=True, elitism=1, min_fidelity=0.25, batch_candidates=False,
                  checkpoint=None,
                  categorical_features="from_dtype", handle_unknown="error", init=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
@@ -183,6 +188,14 @@ class EvoFeatureSearch(BaseFeatureSearch):
         self.elitism = elitism
         self.min_fidelity = min_fidelity
         self.batch_candidates = batch_candidates
+
+    def _fit_rng(self):
+        if isinstance(self.batch_candidates, str):  # "auto": the constraint admits no other string
+            warnings.warn('batch_candidates="auto" is deprecated and will be removed in sknas 0.3: it batched '
+                          "candidates on CUDA without a measurement that it helps. It now means False; pass "
+                          "batch_candidates=True to batch (benchmarks/results/population.md).",
+                          FutureWarning, stacklevel=4)
+        return super()._fit_rng()
 
     # -- budget and fidelity ----------------------------------------------------------------------------
     def _n_generations(self):
@@ -242,7 +255,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
 
     # -- batched evaluation ---------------------------------------------------------------------------------
     def _evaluate_many(self, candidates, seeds, data, settings):
-        batch = self.batch_candidates if self.batch_candidates != "auto" else self.device_.type == "cuda"
+        batch = self.batch_candidates != "auto" and bool(self.batch_candidates)  # "auto": deprecated, False
         # The stacked population model has no categorical embedding stage: such data trains one by one.
         batch = batch and settings.get("categorical") is None
         batchable = [i for i, a in enumerate(candidates) if batch and can_batch(a, settings["objective"])]

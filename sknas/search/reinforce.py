@@ -315,6 +315,12 @@ class RLFeatureSearch(BaseFeatureSearch):
         Decay of the moving-average reward baseline.
     weight_sharing : bool, default=False
         ENAS: score candidates with weights inherited from a shared supernet.
+    checkpoint : str, path-like or None, default=None
+        As in :class:`RandomFeatureSearch` (the controller's steps are replayed).
+
+        .. deprecated:: 0.2
+            With ``weight_sharing=True`` the supernet search is not checkpointed: a path
+            does nothing and warns (``FutureWarning``); that combination raises in 0.3.
     init : Architecture, list of Architecture, fitted sknas estimator or None, default=None
         Warm start from what an earlier search found (:mod:`sknas.warmstart.transfer`): the given Architectures,
         or a fitted estimator's ``architecture_`` and its next best distinct candidates (an estimator
@@ -396,6 +402,12 @@ class RLFeatureSearch(BaseFeatureSearch):
         self.entropy_weight = entropy_weight
         self.baseline_decay = baseline_decay
         self.weight_sharing = weight_sharing
+
+    def _checkpoints(self):
+        return not self.weight_sharing  # ENAS trains a shared supernet in its own loop
+
+    def _no_checkpoint_detail(self):
+        return " with weight_sharing=True"
 
     def _make_policy(self, grammar, rng):
         seed = int(rng.randint(SEED_MAX))
