@@ -14,7 +14,7 @@ import math
 
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, GradientNormClipping
 from torch import nn
 
 from .trainer import CandidateFailure, iterate_batches
@@ -62,18 +62,16 @@ class FeatureNet(NeuralNet):
     ``module_.encoder`` is the trained feature map.
     """
 
-    def __init__(self, module, *, loss_data=None, grad_clip=10.0, **kwargs):
+    def __init__(self, module, *, loss_data=None, **kwargs):
         kwargs.setdefault("criterion", nn.Identity)  # the objective computes the loss
         kwargs.setdefault("train_split", None)
         kwargs.setdefault("verbose", 0)
         super().__init__(module, **kwargs)
         self.loss_data = loss_data
-        self.grad_clip = grad_clip
 
     def fit_data(self, loss_data, epochs=None):
         """Train on ``loss_data`` (rows already on ``self.device``)."""
         self.loss_data = loss_data
-        self._learnable = [p for _, p in self.get_all_learnable_params()]
         self._interrupted = False
         try:
             # skorch only needs X to know the number of rows; batches are index slices.
@@ -85,7 +83,6 @@ class FeatureNet(NeuralNet):
         finally:
             del self._interrupted
             self.loss_data = None  # never keep (or pickle) the training rows
-            del self._learnable  # parameter references must not be pickled beside module_
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
@@ -112,11 +109,9 @@ class FeatureNet(NeuralNet):
 
     def train_step(self, batch, **fit_params):
         # skorch's step without the optimizer closure and step accumulator (both
-        # for L-BFGS-style optimizers); callbacks still see on_grad_computed.
+        # for L-BFGS-style optimizers); callbacks still see on_grad_computed (gradient clipping among them).
         self._zero_grad_optimizer()
         step = self.train_step_single(batch, **fit_params)
-        if self.grad_clip:
-            torch.nn.utils.clip_grad_norm_(self._learnable, self.grad_clip)
         self.notify("on_grad_computed", named_parameters=self.get_all_learnable_params(), batch=batch,
                     training=True)
         self.optimizer_.step()
@@ -130,10 +125,12 @@ class FeatureNet(NeuralNet):
 
 def make_final_net(encoder, objective, *, max_epochs, batch_size, learning_rate, weight_decay, device,
                    grad_clip=10.0):
-    """The skorch net that retrains the chosen architecture (same optimiser as the search)."""
+    """The skorch net that retrains the chosen architecture (same optimiser and clipping as the search)."""
+    callbacks = [("finite", NonFiniteLossGuard())]
+    if grad_clip:  # skorch clips the learnable parameters' gradient norm when they are computed
+        callbacks.insert(0, ("grad_clip", GradientNormClipping(gradient_clip_value=grad_clip)))
     return FeatureNet(
         ObjectiveModel(encoder, objective),
-        grad_clip=grad_clip,
         # A partial, not optimizer__weight_decay: skorch only registers the
         # "optimizer__" prefix once an optimizer exists, and the identity map has none.
         optimizer=functools.partial(torch.optim.AdamW, weight_decay=weight_decay),
@@ -141,5 +138,5 @@ def make_final_net(encoder, objective, *, max_epochs, batch_size, learning_rate,
         max_epochs=max_epochs,
         batch_size=batch_size,
         device=str(device),
-        callbacks=[("finite", NonFiniteLossGuard())],
+        callbacks=callbacks,
     )
