@@ -6,7 +6,8 @@ A new public estimator gets one line in ``PUBLIC`` (and its class in ``sknas.__a
 """
 
 from sknas import (AutoSegmenter, BayesFeatureSearch, DARTSFeatureSearch, EvoFeatureSearch, NeuralFeatureMap,
-                   ParetoFeatureSearch, ProgressiveFeatureSearch, RandomFeatureSearch, RLFeatureSearch)
+                   OptunaFeatureSearch, ParetoFeatureSearch, ProgressiveFeatureSearch, RandomFeatureSearch,
+                   RLFeatureSearch)
 from sknas.space import Architecture, Block
 
 from .conftest import FAST, FAST_SEARCH
@@ -26,6 +27,7 @@ PUBLIC = [
     _search(ProgressiveFeatureSearch, max_trials=6, beam_width=2),
     _search(RLFeatureSearch, max_trials=5, controller_batch_size=2),
     _search(BayesFeatureSearch, max_trials=5, n_initial=3, n_candidates=20),
+    _search(OptunaFeatureSearch, max_trials=5),
     AutoSegmenter(n_components=2, n_clusters=3, max_trials=2, max_epochs=2, device="cpu", random_state=0,
                   search_params={"batch_size": 64, "search_space": FAST_SEARCH["search_space"]}),
 ]
