@@ -345,8 +345,10 @@ def test_pickle_at_the_checkpoint_path_is_rejected_without_running_it(tmp_path, 
     (lambda s: {**s, "format": "other"}, "not an sknas search checkpoint"),
     (lambda s: {**s, "version": 99}, "version"),
     (lambda s: {k: v for k, v in s.items() if k != "history"}, "damaged"),
-    (lambda s: {**s, "history": [{"__architecture__": {"blocks": [{"op": "os.system"}]}}]}, "architecture"),
-    (lambda s: {**s, "history": [{"__ndarray__": ["x"], "dtype": "|O", "shape": [1]}]}, "dtype"),
+    (lambda s: {**s, "history": [{"__architecture__": {"blocks": []}}]}, "unknown tag"),
+    (lambda s: {**s, "history": [{"__dataclass__": "Block", "fields": {"op": "os.system", "width": 8}}]}, "damaged"),
+    (lambda s: {**s, "history": [{"__dataclass__": "Popen", "fields": {"args": "ls"}}]}, "refuses class 'Popen'"),
+    (lambda s: {**s, "history": [{"__ndarray__": None, "values": ["x"], "dtype": "|O", "shape": [1]}]}, "dtype"),
 ])
 def test_tampered_checkpoint_is_rejected(tmp_path, X, edit, match):
     path = tmp_path / "search.json"

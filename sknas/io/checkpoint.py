@@ -7,8 +7,8 @@ It holds a header (format, version, estimator class, a fingerprint of the
 parameters and of the train/validation rows, the RNG state the fit started
 from), every history record so far, and the RNG state after the last step.
 
-Reading it back builds only plain JSON values and a few tagged ones:
-Architectures (through ``Architecture.from_dict``, which validates them),
+Reading it back builds only plain JSON values and a few tagged ones
+(:mod:`sknas.io.codec`): Architectures and Blocks (validated on construction),
 NumPy arrays of numbers, tuples and non-finite floats.  Nothing is unpickled,
 so a checkpoint cannot run code.
 
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import tempfile
 import warnings
@@ -35,10 +34,13 @@ import warnings
 import numpy as np
 
 from ..config import get_config
-from ..space import Architecture, SearchSpace
+from ..space import Architecture, Block, SearchSpace
+from .codec import Decoder, Encoder
+from .provenance import data_fingerprint
 
 FORMAT = "sknas-search-checkpoint"
-VERSION = 1
+#: 2: the package's one codec (Architectures as dataclasses) and data fingerprint.
+VERSION = 2
 #: Parameters that may change between the interrupted fit and the resuming one: budgets and
 #: reporting.  A changed n_jobs or max_trials that alters the proposals is caught by replay itself.
 RESUMABLE_CHANGES = frozenset({"checkpoint", "verbose", "n_jobs", "max_trials", "max_time"})
@@ -46,70 +48,23 @@ RESUMABLE_CHANGES = frozenset({"checkpoint", "verbose", "n_jobs", "max_trials", 
 _LOOP_KEYS = ("trial", "cached", "step")
 
 
+#: The only classes a checkpoint may name (validated on construction).
+_CLASSES = {"Architecture": Architecture, "Block": Block}
+
+
 class CheckpointError(ValueError):
     """A checkpoint file that cannot be resumed: not ours, damaged, or from another search."""
 
 
-# -- tagged JSON ------------------------------------------------------------------------------------------
+# -- tagged JSON: the package's one codec, with the Architecture classes only -------------------------------
 def encode(value):
     """A JSON-ready copy of ``value`` (records, RNG states); raises TypeError on anything else."""
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        return value if math.isfinite(value) else {"__float__": repr(value)}
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, Architecture):
-        return {"__architecture__": value.to_dict()}
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind not in "biuf":
-            raise TypeError(f"cannot checkpoint an array of dtype {value.dtype}")
-        return {"__ndarray__": [encode(v) for v in value.ravel().tolist()], "dtype": value.dtype.str,
-                "shape": list(value.shape)}
-    if isinstance(value, tuple):
-        return {"__tuple__": [encode(v) for v in value]}
-    if isinstance(value, list):
-        return [encode(v) for v in value]
-    if isinstance(value, dict):
-        if all(isinstance(k, str) and not k.startswith("__") for k in value):
-            return {k: encode(v) for k, v in value.items()}
-        return {"__items__": [[encode(k), encode(v)] for k, v in value.items()]}
-    raise TypeError(f"cannot checkpoint a value of type {type(value).__name__}")
+    return Encoder(_CLASSES).encode(value)
 
 
 def decode(value):
-    """Inverse of :func:`encode`; builds nothing but plain values, arrays and Architectures."""
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    if "__float__" in value:
-        text = value["__float__"]
-        if text not in ("nan", "inf", "-inf"):
-            raise CheckpointError(f"bad float {text!r} in checkpoint")
-        return float(text)
-    if "__architecture__" in value:
-        try:
-            return Architecture.from_dict(value["__architecture__"])
-        except (TypeError, ValueError, KeyError) as exc:
-            raise CheckpointError(f"bad architecture in checkpoint: {exc}") from None
-    if "__ndarray__" in value:
-        dtype = np.dtype(value["dtype"])
-        if dtype.kind not in "biuf":  # never object arrays
-            raise CheckpointError(f"bad array dtype {dtype} in checkpoint")
-        return np.array(decode(value["__ndarray__"]), dtype=dtype).reshape(value["shape"])
-    if "__tuple__" in value:
-        return tuple(decode(v) for v in value["__tuple__"])
-    if "__items__" in value:
-        return {_hashable(decode(k)): decode(v) for k, v in value["__items__"]}
-    return {k: decode(v) for k, v in value.items()}
-
-
-def _hashable(key):
-    return tuple(key) if isinstance(key, list) else key
+    """Inverse of :func:`encode`; builds nothing but plain values, arrays and Architectures (ValueError else)."""
+    return Decoder(_CLASSES).decode(value)
 
 
 # -- fingerprints -------------------------------------------------------------------------------------------
@@ -133,16 +88,12 @@ def params_fingerprint(estimator):
     return json.dumps(out, sort_keys=True)
 
 
-def data_fingerprint(context):
-    """A hash of the rows and targets the search trains and scores on."""
+def search_data_fingerprint(context):
+    """A hash of the rows and targets the search trains and scores on (one :func:`data_fingerprint` each)."""
     digest = hashlib.sha256()
     for key in ("X_train", "X_valid", "y_train", "y_valid"):
         value = context.get(key)
-        digest.update(key.encode())
-        if value is not None:
-            array = np.ascontiguousarray(value)
-            digest.update(str((array.dtype.str, array.shape)).encode())
-            digest.update(array.tobytes() if array.dtype.kind in "biufc" else repr(array.tolist()).encode())
+        digest.update(f"{key}={'none' if value is None else data_fingerprint(value)};".encode())
     return digest.hexdigest()
 
 
@@ -236,7 +187,7 @@ class SearchJournal:
     def start(self, context):
         """Check the data against the checkpoint; queue its records for replay."""
         self.used = True
-        self.data = data_fingerprint(context)
+        self.data = search_data_fingerprint(context)
         if self._saved is None:
             return
         if self._saved["data"] != self.data:

@@ -40,11 +40,9 @@ True
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import io
 import json
-import math
 import os
 import pickle
 import warnings
@@ -53,16 +51,14 @@ import zipfile
 import numpy as np
 import torch
 
+from .codec import Decoder, Encoder, Unencodable
+
 FORMAT = "sknas-model"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 WEIGHTS = "weights.pt"
 #: Numeric dtypes stored as tensors (exact bits); other arrays (strings, objects) go to the JSON.
 _TENSOR_DTYPES = {"float64", "float32", "float16", "int64", "int32", "int16", "int8", "uint8", "bool"}
-
-
-class _Unencodable(TypeError):
-    pass
 
 
 def _safe_classes():
@@ -102,10 +98,12 @@ def _classes():
 
 
 # -- writing ------------------------------------------------------------------------------------
-class _Writer:
-    """Turns an object graph into tagged JSON, moving arrays and network weights to ``tensors``."""
+class _Writer(Encoder):
+    """The codec's tagged JSON, with arrays and network weights moved to ``tensors`` and the objects of
+    :data:`SAFE_CLASSES` written by their state."""
 
     def __init__(self):
+        super().__init__(_classes())
         self.tensors = {}
         self.dropped = []
 
@@ -113,46 +111,18 @@ class _Writer:
         self.tensors[path] = tensor.detach().to("cpu").contiguous().clone()
         return path
 
-    def encode(self, value, path):
-        if value is None or isinstance(value, (bool, str)):
-            return value
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float):
-            return value if math.isfinite(value) else {"__float__": repr(value)}
-        if isinstance(value, np.ndarray):
-            return self._array(value, path)
-        if isinstance(value, np.generic):
-            return {"__np__": value.dtype.str, "value": self.encode(value.item(), path)}
-        if isinstance(value, list):
-            return [self.encode(v, f"{path}.{i}") for i, v in enumerate(value)]
-        if isinstance(value, tuple):
-            return {"__tuple__": [self.encode(v, f"{path}.{i}") for i, v in enumerate(value)]}
-        if isinstance(value, dict):
-            if all(isinstance(k, str) and not k.startswith("__") for k in value):
-                return {k: self.encode(v, f"{path}.{k}") for k, v in value.items()}
-            return {"__items__": [[self.encode(k, f"{path}.k{i}"), self.encode(v, f"{path}.v{i}")]
-                                  for i, (k, v) in enumerate(value.items())]}
+    def encode_other(self, value, path):
         if isinstance(value, torch.device):
             return {"__device__": str(value)}
         if isinstance(value, torch.Tensor):
             return {"__tensor__": self._tensor(path, value)}
         if isinstance(value, np.random.RandomState):
             return {"__randomstate__": self.encode(value.get_state(), path)}
-        if isinstance(value, type) and (issubclass(value, np.generic) or value in (float, int, bool, str)):
-            return {"__dtype__": [np.dtype(value).str, value.__name__ if value in (float, int, bool, str) else None]}
-        if isinstance(value, np.dtype):
-            return {"__dtype__": [value.str, "dtype"]}
-        if isinstance(value, slice):
-            return {"__slice__": [value.start, value.stop, value.step]}
         if _is_dataframe(value):
             return self._dataframe(value, path)
         name = type(value).__name__
         if _classes().get(name) is not type(value):
-            raise _Unencodable(f"{path}: {type(value).__module__}.{name} is not a class sknas.save can store")
-        if dataclasses.is_dataclass(value):
-            return {"__dataclass__": name, "fields": {f.name: self.encode(getattr(value, f.name), f"{path}.{f.name}")
-                                                      for f in dataclasses.fields(value)}}
+            raise Unencodable(f"{path}: {type(value).__module__}.{name} is not a class sknas.save can store")
         return {"__object__": name, "state": self._state(value, path)}
 
     def _state(self, obj, path):
@@ -167,23 +137,18 @@ class _Writer:
                 continue
             try:
                 state[key] = self.encode(value, where)
-            except _Unencodable as exc:
+            except Unencodable as exc:
                 if key in params or not key.endswith("_") or key.startswith("_"):
                     raise ValueError(f"Cannot save: {exc}.") from None
                 # A search-strategy internal (RL controller, surrogate): not needed to transform or predict.
                 self.dropped.append(where)
         return state
 
-    def _array(self, value, path):
-        if value.dtype.name in _TENSOR_DTYPES:
+    def encode_array(self, value, path):
+        if value.dtype.name in _TENSOR_DTYPES:  # exact bits, outside the JSON
             native = value.astype(value.dtype.newbyteorder("="), copy=False)
             return {"__ndarray__": self._tensor(path, torch.from_numpy(np.array(native, order="C", copy=True)))}
-        if value.dtype.kind in "OUS":
-            return {"__ndarray__": None, "dtype": value.dtype.str if value.dtype.kind != "O" else "object",
-                    "shape": list(value.shape),
-                    "values": [self.encode(v, f"{path}.{i}") for i, v in enumerate(value.ravel().tolist())]}
-        return {"__ndarray__": None, "dtype": value.dtype.str, "shape": list(value.shape),
-                "values": value.ravel().tolist()}
+        return super().encode_array(value, path)
 
     def _dataframe(self, frame, path):
         columns = list(frame.columns)
@@ -259,7 +224,7 @@ def save(estimator, path):
     writer = _Writer()
     try:
         encoded = writer.encode(estimator, "model")
-    except _Unencodable as exc:
+    except Unencodable as exc:
         raise ValueError(f"Cannot save: {exc}.") from None
     buffer = io.BytesIO()
     torch.save(writer.tensors, buffer)
@@ -372,46 +337,30 @@ def load(path):
                       f"{sklearn.__version__}; results may differ.", UserWarning, stacklevel=2)
     try:
         return _Reader(tensors).decode(manifest["estimator"])
+    except ValueError as exc:  # the codec's refusals: a tag, class, dtype or tensor it did not write
+        raise ValueError(f"{path!r}: malformed sknas model: {exc}.") from None
     except (KeyError, TypeError, IndexError, AttributeError) as exc:
         raise ValueError(f"{path!r}: malformed sknas model ({type(exc).__name__}: {exc}).") from None
 
 
-class _Reader:
+class _Reader(Decoder):
+    """The codec's reader, with tensors from the weights file and the objects of :data:`SAFE_CLASSES`."""
+
+    #: Every tag the writer emits and the reader method that rebuilds it; any other tag is refused.
+    TAGS = {**Decoder.TAGS, **{f"__{name}__": f"_{name}" for name in (
+        "device", "tensor", "randomstate", "dataframe", "object", "featurenet")}}
+
     def __init__(self, tensors):
+        super().__init__(_classes())
         self.tensors = tensors
 
     def _stored(self, key):
         if not isinstance(key, str) or key not in self.tensors:
-            raise ValueError(f"Malformed sknas model: tensor {key!r} is missing.")
+            raise ValueError(f"tensor {key!r} is missing")
         return self.tensors[key]
 
-    def decode(self, value):
-        if value is None or isinstance(value, (bool, str, int, float)):
-            return value
-        if isinstance(value, list):
-            return [self.decode(v) for v in value]
-        if not isinstance(value, dict):
-            raise ValueError(f"Malformed sknas model: unexpected {type(value).__name__}.")
-        tags = [k for k in value if k.startswith("__")]
-        if not tags:
-            return {k: self.decode(v) for k, v in value.items()}
-        tag = tags[0]
-        handler = getattr(self, _TAGS[tag], None) if tag in _TAGS else None
-        if len(tags) != 1 or handler is None:
-            raise ValueError(f"Malformed sknas model: unknown tag {tag!r}.")
-        return handler(value)
-
-    def _float(self, value):
-        return float(value["__float__"])
-
-    def _np(self, value):
-        return np.dtype(value["__np__"]).type(self.decode(value["value"]))
-
-    def _tuple(self, value):
-        return tuple(self.decode(v) for v in value["__tuple__"])
-
-    def _items(self, value):
-        return {_hashable(self.decode(k)): self.decode(v) for k, v in value["__items__"]}
+    def stored_array(self, value):
+        return self._stored(value["__ndarray__"]).numpy().copy()
 
     def _device(self, value):
         return torch.device("cpu")  # weights are always loaded onto the CPU
@@ -423,34 +372,6 @@ class _Reader:
         rs = np.random.RandomState()
         rs.set_state(self.decode(value["__randomstate__"]))
         return rs
-
-    def _dtype(self, value):
-        code, kind = value["__dtype__"]
-        builtin = {"float": float, "int": int, "bool": bool, "str": str}
-        if kind in builtin:
-            return builtin[kind]
-        dtype = np.dtype(code)
-        if dtype.kind == "O" or dtype.fields is not None:
-            raise ValueError(f"Malformed sknas model: dtype {code!r}.")
-        return dtype if kind == "dtype" else dtype.type
-
-    def _slice(self, value):
-        return slice(*value["__slice__"])
-
-    def _ndarray(self, value):
-        key = value["__ndarray__"]
-        if key is not None:
-            return self._stored(key).numpy().copy()
-        dtype = value["dtype"]
-        items = value["values"]
-        if dtype == "object":
-            out = np.empty(len(items), dtype=object)
-            out[:] = [self.decode(v) for v in items]
-        else:
-            if np.dtype(dtype).kind not in "biufcUS":
-                raise ValueError(f"Malformed sknas model: array dtype {dtype!r}.")
-            out = np.array(items, dtype=dtype)
-        return out.reshape(value["shape"])
 
     def _dataframe(self, value):
         import pandas as pd
@@ -465,20 +386,11 @@ class _Reader:
                 frame.isetitem(i, frame.iloc[:, i].astype(dtype))
         return frame
 
-    def _known_class(self, name):
-        cls = _classes().get(name)
-        if cls is None:
-            raise ValueError(f"sknas.load refuses class {name!r}: not one it can rebuild safely.")
-        return cls
-
-    def _dataclass(self, value):
-        cls = self._known_class(value["__dataclass__"])
-        if not dataclasses.is_dataclass(cls):
-            raise ValueError(f"Malformed sknas model: {cls.__name__} is not plain data.")
-        return cls(**{k: self.decode(v) for k, v in value["fields"].items()})
-
     def _object(self, value):
-        cls = self._known_class(value["__object__"])
+        name = value["__object__"]
+        cls = self.classes.get(name)
+        if cls is None:
+            raise ValueError(f"refuses class {name!r}: not one it can rebuild safely")
         obj = cls.__new__(cls)  # no __init__/__setstate__ code: the fitted state is filled in, as pickle would
         obj.__dict__.update(self.decode(value["state"]))
         return obj
@@ -503,17 +415,10 @@ class _Reader:
         try:
             net.module_.load_state_dict(state, strict=True)
         except RuntimeError as exc:
-            raise ValueError(f"Malformed sknas model: weights do not fit the architecture "
-                             f"({str(exc).splitlines()[0]}).") from None
+            raise ValueError(f"weights do not fit the architecture ({str(exc).splitlines()[0]})") from None
         net.module_.eval()
         net.history = History(self.decode(spec["history"]))
         return net
-
-
-#: Every tag the writer emits and the reader method that rebuilds it; any other tag is refused.
-_TAGS = {f"__{name}__": f"_{name}" for name in (
-    "float", "np", "tuple", "items", "device", "tensor", "randomstate", "slice", "dtype", "ndarray", "dataframe",
-    "dataclass", "object", "featurenet")}
 
 
 def _fake_targets(spec, reader):
@@ -525,7 +430,3 @@ def _fake_targets(spec, reader):
     n = spec["n_targets"]
     y = np.array([0.5, 1.5])
     return y if n == 1 else np.tile(y[:, None], (1, n))
-
-
-def _hashable(key):
-    return tuple(_hashable(k) for k in key) if isinstance(key, list) else key
