@@ -39,7 +39,8 @@ def explain_choice(search):
     from .space.architecture import FIXED_HEADS
 
     scoring = search._scoring()
-    margin = fixed_map_margin(scoring, search.provenance_.get("config"))  # the margin the search ran with
+    # the margin the search ran with (recorded in provenance_), else the one in force
+    margin = fixed_map_margin(scoring, getattr(search, "provenance_", {}).get("config"))
     scored = [r for r in search.search_history_ if r.get("selection_score") is not None]
     chosen, won = search.architecture_, search.best_score_
     fixed = [r for r in scored if r["architecture"].head in FIXED_HEADS]

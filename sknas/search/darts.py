@@ -253,8 +253,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         supernet's shared choices), and layers after the first are residual.  ``None`` is ``SearchSpace()``.
     max_trials : int, default=10
         Candidates trained and scored at most after the supernet: the discretised
-        architecture first, then the fallbacks (identity, linear and label-free LDA
-        maps) and ``init``'s architectures, in that order, as many as fit.
+        architecture first, then ``init``'s architectures and the fallbacks (identity,
+        linear and label-free LDA maps), in that order, as many as fit.
     max_epochs : int or "auto", default="auto"
         Epoch budget of the supernet, of each retrained candidate and of the final network.
         ``"auto"``: 40 epochs for the supernet; for the candidates and the final network enough
@@ -428,14 +428,13 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         path = self._train_supernet(space, context, seed)
         candidates = [_without_zero_blocks(path)]
         sources = ["darts"]
-        for arch in space.fallbacks():
+        # init, then the fallbacks, as every search orders them (_initial_candidates); init is evaluated
+        # beside the discretised path (alpha is not seeded from it)
+        warm = self._warm_start()
+        for arch in self._initial_candidates(space):
             if arch not in candidates:
                 candidates.append(arch)
-                sources.append("fallback")
-        for arch in self._warm_start():  # init: evaluated beside the discretised path (alpha is not seeded)
-            if arch not in candidates:
-                candidates.append(arch)
-                sources.append("init")
+                sources.append("init" if arch in warm else "fallback")
         candidates, sources = candidates[:self.max_trials], sources[:self.max_trials]  # the discretised path first
         seeds = [int(rng.randint(SEED_MAX)) for _ in candidates]
         data = {k: context[k] for k in SEARCH_DATA_KEYS}
