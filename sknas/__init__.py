@@ -22,8 +22,8 @@ from .space import Architecture, Block, SearchSpace
 __version__ = "0.1.0"
 
 __all__ = [
-    "Architecture", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch", "EvoFeatureSearch", "OptunaFeatureSearch",
-    "AutoSegmenter", "NeuralFeatureMap",
-    "ParetoFeatureSearch", "ProgressiveFeatureSearch",
-    "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__", "config", "load", "save",
+    "Architecture", "AutoSegmenter", "BaseFeatureSearch", "BayesFeatureSearch", "Block", "DARTSFeatureSearch",
+    "EvoFeatureSearch", "NeuralFeatureMap", "OptunaFeatureSearch", "ParetoFeatureSearch", "ProgressiveFeatureSearch",
+    "RLFeatureSearch", "RandomFeatureSearch", "SearchFailedError", "SearchSpace", "__version__", "config", "load",
+    "save",
 ]

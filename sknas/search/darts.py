@@ -33,15 +33,13 @@ from torch import nn
 
 from ..evaluation import score_embedding
 from ..space import Architecture, SuperNet
-from ..training import SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
+from ..space.supernet import PARAMETER_FREE_OPS, supernet_norm, without_zero_blocks
+from ..training import GRAD_CLIP, SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
 from ..training.budget import supernet_epochs
 from ..training.trainer import iterate_batches
 from .base import BaseFeatureSearch
 from .candidates import SEARCH_DATA_KEYS
 
-#: Ops DARTS adds to the space's ops: what lets it choose a shallower network.
-_PARAMETER_FREE = ("skip", "zero")
-_GRAD_CLIP = 10.0
 #: Consecutive epochs above ``skip_share_stop`` that stop the supernet.
 _SKIP_STOP_PATIENCE = 3
 #: Gumbel temperature annealed linearly from the first to the second value (GDAS).
@@ -130,7 +128,7 @@ def _gradients(loss, params):
 
 
 def is_parameter_free(block):
-    return block.op in _PARAMETER_FREE
+    return block.op in PARAMETER_FREE_OPS
 
 
 def skip_share(supernet):
@@ -166,26 +164,6 @@ def capped_path(supernet, max_skip):
         options = [k for k, b in enumerate(candidates) if not is_parameter_free(b)]
         path[i] = max(options, key=lambda k: (float(probs[i][k]), -k))
     return path
-
-
-def _without_zero_blocks(architecture):
-    """Drop residual ``zero`` blocks: ``x + act(0)`` is ``x`` for every activation offered."""
-    blocks = tuple(b for b in architecture.blocks if b.op != "zero")
-    return Architecture(blocks, head=architecture.head)
-
-
-def _supernet_norm(space):
-    """LayerNorm in every supernet block when the space offers it.
-
-    Measured on digits (3 seeds, the same 3-layer gated/linear candidate retrained
-    and scored): mean silhouette 0.559 with LayerNorm, 0.552 with BatchNorm, 0.276
-    without; without a norm the discretised candidate lost to the linear fallback.
-    LayerNorm rather than BatchNorm because it behaves the same in the mixed
-    supernet (where every op's output is normalised per row) and in the retrained network.
-    """
-    if "layernorm" in space.norms:
-        return "layernorm"
-    return "batchnorm" if "batchnorm" in space.norms else "none"
 
 
 class _RelaxedNet(nn.Module):
@@ -426,7 +404,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         rng = context["rng"]
         seed = int(rng.randint(SEED_MAX))
         path = self._train_supernet(space, context, seed)
-        candidates = [_without_zero_blocks(path)]
+        candidates = [without_zero_blocks(path)]
         sources = ["darts"]
         # init, then the fallbacks, as every search orders them (_initial_candidates); init is evaluated
         # beside the discretised path (alpha is not seeded from it)
@@ -446,7 +424,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         return records
 
     def _supernet_ops(self, space):
-        return tuple(dict.fromkeys(tuple(space.ops) + _PARAMETER_FREE))
+        return tuple(dict.fromkeys(tuple(space.ops) + PARAMETER_FREE_OPS))
 
     def _train_supernet(self, space, context, seed):
         """Train the supernet, set the supernet attributes, return the capped discretisation."""
@@ -461,7 +439,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         with seeded(seed, device):
             supernet = SuperNet(n_features, self.n_components, ops=self._supernet_ops(space),
                                 n_layers=max(1, space.max_depth), width=width,
-                                norm=_supernet_norm(space)).to(device)
+                                norm=supernet_norm(space)).to(device)
             objective = make_objective(self.objective_, n_features, self.n_components, context["y_train"]).to(device)
             train = objective.prepare(torch.as_tensor(X_train, device=device), context["y_train"])
             valid = objective.prepare(torch.as_tensor(X_valid, device=device), context["y_valid"])
@@ -530,7 +508,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
                 grads = torch.autograd.grad(loss, weights, allow_unused=True)
                 for p, g in zip(weights, grads):
                     p.grad = g
-                torch.nn.utils.clip_grad_norm_(weights, _GRAD_CLIP)
+                torch.nn.utils.clip_grad_norm_(weights, GRAD_CLIP)
                 w_opt.step()
                 running += loss.detach() * len(idx)
                 seen += len(idx)

@@ -32,13 +32,13 @@ from torch import nn
 from ..space import Architecture, Block, SuperNet
 from ..space.architecture import FIXED_HEADS
 from ..space.ops import PRESERVING_OPS
-from ..training import SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
+from ..space.supernet import PARAMETER_FREE_OPS, supernet_norm, without_zero_blocks
+from ..training import GRAD_CLIP, SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
 from ..training.budget import supernet_epochs
 from ..training.trainer import iterate_batches
 from ._targets import record_targets
 from .base import BaseFeatureSearch
 from .candidates import SEARCH_DATA_KEYS, finish_record, score_candidate
-from .darts import _GRAD_CLIP, _PARAMETER_FREE, _supernet_norm, _without_zero_blocks
 
 _BLOCK_FIELDS = ("op", "width", "activation", "norm", "dropout", "residual")
 
@@ -483,9 +483,9 @@ class RLFeatureSearch(BaseFeatureSearch):
         n_features = data["X_train"].shape[1]
         widths = sorted(space.widths)
         with seeded(seed, self.device_):
-            supernet = SuperNet(n_features, self.n_components, ops=tuple(dict.fromkeys(space.ops + _PARAMETER_FREE)),
+            supernet = SuperNet(n_features, self.n_components, ops=tuple(dict.fromkeys(space.ops + PARAMETER_FREE_OPS)),
                                 n_layers=max(1, space.max_depth), width=widths[(len(widths) - 1) // 2],
-                                norm=_supernet_norm(space)).to(self.device_)
+                                norm=supernet_norm(space)).to(self.device_)
             policy = self._make_policy(PathGrammar(supernet.layer_candidates), rng)
             objective = make_objective(self.objective_, n_features, self.n_components, data["y_train"]).to(self.device_)
             train = objective.prepare(torch.as_tensor(data["X_train"], dtype=torch.float32, device=self.device_),
@@ -530,7 +530,7 @@ class RLFeatureSearch(BaseFeatureSearch):
                 loss = objective.loss(_PathNet(supernet, path), train, idx)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(weights, _GRAD_CLIP)
+                torch.nn.utils.clip_grad_norm_(weights, GRAD_CLIP)
                 optimizer.step()
                 running += loss.detach() * len(idx)
                 seen += len(idx)
@@ -546,7 +546,7 @@ class RLFeatureSearch(BaseFeatureSearch):
     def _score_path(self, supernet, path, objective, valid, X_score, data, settings, rng, failed):
         """The shared score of one path with the supernet's current (inherited) weights."""
         start = time.perf_counter()
-        architecture = _without_zero_blocks(supernet.discretize(path))
+        architecture = without_zero_blocks(supernet.discretize(path))
         record = {"architecture": architecture, "seed": int(rng.randint(SEED_MAX)), "status": "ok",
                   "reason": None, "source": "enas", "inherited": True, "path": list(path), "cached": False,
                   "fidelity": None}

@@ -33,13 +33,13 @@ class BlockModule(nn.Module):
         return out
 
 
-# Restarts of the LDA map's KMeans/LDA alternation (sknas.config's lda_restarts, 5); the one whose
-# clusters are best separated in its projection (silhouette) is kept. One run lands in one of several local optima depending on its KMeans
-# starts, and the optima differ in segment quality (wine: ARI 0.880, 0.897 or 0.915; breast cancer 0.718 or
-# 0.754; make_customers 0.34 or 0.43-0.44 over 12 seeds); the silhouette ranked the better optimum first on
-# breast cancer and customers, so a few restarts turn a lottery into a choice. Not more: with 10 restarts
-# (10 seeds) customers went 0.397 -> 0.410 but digits 0.573 -> 0.534, the silhouette given more chances to
-# prefer a worse optimum.
+# Restarts of the LDA map's KMeans/LDA alternation (sknas.config's lda_restarts, 5); the one whose clusters
+# are best separated in its projection (silhouette) is kept. One run lands in one of several local optima
+# depending on its KMeans starts, and the optima differ in segment quality (wine: ARI 0.880, 0.897 or 0.915;
+# breast cancer 0.718 or 0.754; make_customers 0.34 or 0.43-0.44 over 12 seeds); the silhouette ranked the
+# better optimum first on breast cancer and customers, so a few restarts turn a lottery into a choice. Not
+# more: with 10 restarts (10 seeds) customers went 0.397 -> 0.410 but digits 0.573 -> 0.534, the silhouette
+# given more chances to prefer a worse optimum.
 
 #: Rows the LDA map is fitted on at most (a seeded random subset beyond): it has at most n_clusters - 1
 #: directions, which a few thousand rows per cluster already pin down, and restarts on a million rows would

@@ -19,6 +19,9 @@ from .architecture import Architecture, Block
 from .builder import BlockModule
 from .ops import PRESERVING_OPS, WIDTH_OPS
 
+#: Ops a supernet search (DARTS, ENAS) adds to the space's ops: what lets it choose a shallower network.
+PARAMETER_FREE_OPS = ("skip", "zero")
+
 
 class MixedLayer(nn.Module):
     """All candidate blocks of one layer, sharing input and output."""
@@ -110,3 +113,23 @@ class SuperNet(nn.Module):
         if path is None:
             path = [int(torch.argmax(a)) for a in self.alphas]
         return Architecture(tuple(c[i] for c, i in zip(self.layer_candidates, path)))
+
+
+def without_zero_blocks(architecture):
+    """Drop residual ``zero`` blocks: ``x + act(0)`` is ``x`` for every activation offered."""
+    blocks = tuple(b for b in architecture.blocks if b.op != "zero")
+    return Architecture(blocks, head=architecture.head)
+
+
+def supernet_norm(space):
+    """LayerNorm in every supernet block when the space offers it.
+
+    Measured on digits (3 seeds, the same 3-layer gated/linear candidate retrained
+    and scored): mean silhouette 0.559 with LayerNorm, 0.552 with BatchNorm, 0.276
+    without; without a norm the discretised candidate lost to the linear fallback.
+    LayerNorm rather than BatchNorm because it behaves the same in the mixed
+    supernet (where every op's output is normalised per row) and in the retrained network.
+    """
+    if "layernorm" in space.norms:
+        return "layernorm"
+    return "batchnorm" if "batchnorm" in space.norms else "none"

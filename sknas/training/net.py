@@ -17,7 +17,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, GradientNormClipping
 from torch import nn
 
-from .trainer import CandidateFailure, iterate_batches
+from .trainer import GRAD_CLIP, CandidateFailure, iterate_batches
 
 
 class ObjectiveModel(nn.Module):
@@ -124,7 +124,7 @@ class FeatureNet(NeuralNet):
 
 
 def make_final_net(encoder, objective, *, max_epochs, batch_size, learning_rate, weight_decay, device,
-                   grad_clip=10.0):
+                   grad_clip=GRAD_CLIP):
     """The skorch net that retrains the chosen architecture (same optimiser and clipping as the search)."""
     callbacks = [("finite", NonFiniteLossGuard())]
     if grad_clip:  # skorch clips the learnable parameters' gradient norm when they are computed

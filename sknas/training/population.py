@@ -40,7 +40,7 @@ from ..space.architecture import Architecture
 from ..space.builder import build_network
 from .device import seeded
 from .objectives import make_objective
-from .trainer import _VALIDATION_SEED, iterate_batches
+from .trainer import _VALIDATION_SEED, GRAD_CLIP, iterate_batches
 
 #: Ops a PopulationNetwork can batch.
 BATCHABLE_OPS = ("linear", "gated", "feature_gate", "skip")
@@ -593,7 +593,7 @@ def _on_device(X, device):
 
 def train_population(architectures, objective_name, X_train, X_valid, *, n_components, max_epochs=30,
                      batch_size=256, learning_rate=1e-3, weight_decay=1e-5, patience=5, seed=0, device="cpu",
-                     grad_clip=10.0, max_time=None, groups="auto", X_embed=None, keep="best"):
+                     grad_clip=GRAD_CLIP, max_time=None, groups="auto", X_embed=None, keep="best"):
     """Train a generation of candidates together; one :class:`PopulationResult` per architecture.
 
     Parameters

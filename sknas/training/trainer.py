@@ -19,6 +19,8 @@ from .device import seeded
 _VALIDATION_SEED = 12345
 #: AdamW's weight decay for every network sknas trains (candidates, supernets, the final network).
 WEIGHT_DECAY = 1e-5
+#: Gradient-norm clipping of every network sknas trains (candidates, supernets, the final network).
+GRAD_CLIP = 10.0
 
 
 class CandidateFailure(RuntimeError):
@@ -78,7 +80,7 @@ def evaluate_loss(encoder, objective, data, batch_size=4096):
 
 
 def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epochs=30, batch_size=256,
-                    learning_rate=1e-3, weight_decay=WEIGHT_DECAY, patience=5, max_time=None, grad_clip=10.0,
+                    learning_rate=1e-3, weight_decay=WEIGHT_DECAY, patience=5, max_time=None, grad_clip=GRAD_CLIP,
                     amp_dtype=None, keep="best"):
     """Train ``encoder`` (and the objective's extras) in place; keep the best validation state or the last.
 
