@@ -29,7 +29,7 @@ RESULTS = Path(__file__).parent / "results"
 def child(args):
     import numpy as np
     import torch
-    from bench_speed import RssSampler
+    from bench_overhead import RssSampler
     from sklearn.datasets import make_blobs
 
     from sknas import DARTSFeatureSearch, RandomFeatureSearch

@@ -28,7 +28,7 @@ from sknas.training import make_final_net, make_objective, seeded, train_candida
 
 RESULTS = Path(__file__).parent / "results"
 ARCH = Architecture((Block("linear", 128), Block("linear", 128)))
-#: The clock the loops are timed with (bench_speed.py uses CPU time on a shared machine).
+#: The clock the loops are timed with (bench_overhead.py uses CPU time on a shared machine).
 CLOCK = time.perf_counter
 
 
