@@ -40,7 +40,7 @@ from ..space.architecture import Architecture
 from ..space.builder import build_network
 from .device import seeded
 from .objectives import make_objective
-from .trainer import _VALIDATION_SEED, GRAD_CLIP, iterate_batches
+from .trainer import GRAD_CLIP, VALIDATION_SEED, iterate_batches
 
 #: Ops a PopulationNetwork can batch.
 BATCHABLE_OPS = ("linear", "gated", "feature_gate", "skip")
@@ -471,7 +471,7 @@ def evaluate_population_loss(net, objective, data, batch_size=4096):
     total = torch.zeros(net.P, device=data.X.device)
     count = 0
     try:
-        with seeded(_VALIDATION_SEED, data.X.device):
+        with seeded(VALIDATION_SEED, data.X.device):
             for idx in iterate_batches(len(data), batch_size, data.X.device, shuffle=False):
                 total += objective.loss(net, data, idx, reduction="none") * len(idx)
                 count += len(idx)

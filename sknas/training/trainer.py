@@ -16,7 +16,8 @@ import torch
 
 from .device import seeded
 
-_VALIDATION_SEED = 12345
+#: The seed of validation-loss evaluation (dropout, sampled negatives): the same for every candidate.
+VALIDATION_SEED = 12345
 #: AdamW's weight decay for every network sknas trains (candidates, supernets, the final network).
 WEIGHT_DECAY = 1e-5
 #: Gradient-norm clipping of every network sknas trains (candidates, supernets, the final network).
@@ -69,7 +70,7 @@ def evaluate_loss(encoder, objective, data, batch_size=4096):
     objective.eval()
     total, count = 0.0, 0
     try:
-        with seeded(_VALIDATION_SEED, data.X.device):
+        with seeded(VALIDATION_SEED, data.X.device):
             for idx in iterate_batches(len(data), batch_size, data.X.device, shuffle=False):
                 total += float(objective.loss(encoder, data, idx)) * len(idx)
                 count += len(idx)
