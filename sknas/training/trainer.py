@@ -16,7 +16,7 @@ import torch
 
 from .device import seeded
 
-#: The seed of validation-loss evaluation (dropout, sampled negatives): the same for every candidate.
+#: The seed of every validation loss: objectives that sample (negatives, corruptions) draw the same samples.
 VALIDATION_SEED = 12345
 #: AdamW's weight decay for every network sknas trains (candidates, supernets, the final network).
 WEIGHT_DECAY = 1e-5
