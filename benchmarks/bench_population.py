@@ -2,7 +2,7 @@
 
 Digits (load_digits, standardised, 80/20 split), neighbors objective, max_epochs 10, batch_size 512,
 patience None, learning rate 3e-3, torch threads 2.  Both arms share the prepared k-NN graph; the sequential
-arm builds each network under seeded(seed), trains it and embeds X_valid (what base._evaluate_candidate does);
+arm builds each network under seeded(seed), trains it and embeds X_valid (what sknas.search.candidates.evaluate_candidate does);
 the batched arm builds all members and trains them with sknas.training.population.train_population.
 Reports wall times and their ratio (measured in the same run), and Spearman / Kendall rank correlations of the
 validation losses and of the silhouette scores (score_embedding) between the two arms.

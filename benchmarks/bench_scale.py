@@ -4,8 +4,8 @@ The fit runs in a child process under ``/usr/bin/time -v`` (its "Maximum residen
 peak RSS of the whole fit, data generation included); the child also measures the RSS that
 ``transform`` of all rows adds (sampled every 10 ms). Data: sklearn ``make_blobs`` (8 centres,
 50 features, float64), seeded. How sknas scales (see README "Speed and scale"): the search
-sees at most ``sknas.base.SEARCH_MAX_ROWS`` rows, the neighbours objective's k-NN graph is
-approximate above ``KNN_EXACT_MAX_ROWS`` rows, scores use at most 2000 rows, and only the final
+sees at most ``search_max_rows`` rows (``sknas.config``), the neighbours objective's k-NN graph is
+approximate above ``knn_exact_max_rows`` rows, scores use at most ``score_max_rows``, and only the final
 network trains on every row. Writes benchmarks/results/scale.json and .md (scale_darts.* for --method darts).
 
     python benchmarks/bench_scale.py [--rows 1000000] [--features 50] [--method random] [--max-epochs 40]
@@ -94,7 +94,7 @@ def main():
     summary = {"machine": machine, "command": "python " + " ".join(sys.argv),
                "date": datetime.now(UTC).isoformat(timespec="seconds"), "seed": args.seed,
                "rows": args.rows, "features": args.features, "method": args.method, "max_epochs": args.max_epochs,
-               "search_max_rows": sknas.base.SEARCH_MAX_ROWS, "results": res}
+               "search_max_rows": sknas.config.get_config()["search_max_rows"], "results": res}
     RESULTS.mkdir(exist_ok=True)
     name = "scale" if args.method == "random" else f"scale_{args.method}"
     (RESULTS / f"{name}.json").write_text(json.dumps(summary, indent=2))
