@@ -91,6 +91,11 @@ METHODS = {
     "random": lambda k, s: make_pipeline(
         StandardScaler(), RandomFeatureSearch(n_clusters=k, random_state=s, device="cpu", **SEARCH_PARAMS),
         _kmeans(k, s)),
+    # Successive halving (issue 22): networks screened at 20% of the budget, the best third trained fully.
+    "random+screening": lambda k, s: make_pipeline(
+        StandardScaler(), RandomFeatureSearch(n_clusters=k, random_state=s, device="cpu", screening=0.2,
+                                              **SEARCH_PARAMS),
+        _kmeans(k, s)),
     "darts": lambda k, s: make_pipeline(
         StandardScaler(), DARTSFeatureSearch(n_clusters=k, random_state=s, device="cpu", **SEARCH_PARAMS),
         _kmeans(k, s)),
@@ -101,7 +106,7 @@ METHODS = {
 #: Extra parameters given to every sknas search (``--scoring``); empty means the defaults.
 SEARCH_PARAMS: dict = {}
 CLASSICAL = ("kmeans", "pca90+kmeans", "gmm", "umap+kmeans", "ae+kmeans", "spectral")
-SEARCHES = ("random", "darts", "evo")
+SEARCHES = ("random", "random+screening", "darts", "evo")
 
 #: Acceptance of issue 5, per dataset: at most this far below the best classical recipe / raw kmeans.
 MAX_GAP_BEST_CLASSICAL = 0.15

@@ -35,6 +35,7 @@ PUBLIC = [
 #: Variants scikit-learn's checks also run (a warm start changes the code path of a fit).
 VARIANTS = [
     _search(RandomFeatureSearch, max_trials=4, init=Architecture((Block("gated", 8),))),
+    _search(RandomFeatureSearch, max_trials=6, screening=0.5),  # successive halving: two fidelities
 ]
 
 

@@ -171,7 +171,9 @@ def test_n_jobs_does_not_change_the_search(customers):
     assert len(histories[0]) == len(histories[1]) == 6
     assert [h["seed"] for h in histories[0]] == [h["seed"] for h in histories[1]]
     assert [h["architecture"] for h in histories[0]] == [h["architecture"] for h in histories[1]]
-    assert [h["score"] for h in histories[0]] == [h["score"] for h in histories[1]]
+    # Equal up to float rounding: under heavy load a worker process's float32 sums have differed from the
+    # parent's at 1e-9 (not reproduced alone); another candidate or seed would differ at 1e-2.
+    assert [h["score"] for h in histories[0]] == pytest.approx([h["score"] for h in histories[1]], rel=1e-6)
     assert runs[0].architecture_ == runs[1].architecture_
 
 

@@ -160,8 +160,10 @@ def test_local_dask_cluster_matches_sequential(customers):
             on_dask = EvoFeatureSearch(n_components=2, n_clusters=3, **params, n_jobs=2).fit(X)
     assert [r["architecture"] for r in on_dask.search_history_] == \
         [r["architecture"] for r in sequential.search_history_]
-    assert [r["score"] for r in on_dask.search_history_] == [r["score"] for r in sequential.search_history_]
-    np.testing.assert_array_equal(on_dask.transform(X), sequential.transform(X))
+    # Equal up to float rounding (a worker's float32 sums have differed at 1e-9 under heavy load).
+    assert [r["score"] for r in on_dask.search_history_] == \
+        pytest.approx([r["score"] for r in sequential.search_history_], rel=1e-6)
+    np.testing.assert_allclose(on_dask.transform(X), sequential.transform(X), rtol=1e-5, atol=1e-6)
 
 
 def test_grid_search_with_label_free_scorer(customers):

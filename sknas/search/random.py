@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+
+from sklearn.utils._param_validation import Interval
+
+from ..space.architecture import FIXED_HEADS
 from ..training import SEED_MAX
 from .base import BaseFeatureSearch
+
+#: Successive halving's reduction factor: after screening, the best third of the networks train fully
+#: (eta = 3, the usual choice of Jamieson & Talwalkar 2016 and Hyperband).
+SCREEN_KEEP_ONE_IN = 3
 
 
 class RandomFeatureSearch(BaseFeatureSearch):
@@ -60,6 +70,14 @@ class RandomFeatureSearch(BaseFeatureSearch):
         :mod:`sknas.training.budget`).
     max_time : float or None, default=None
         Stop proposing candidates after this many seconds.
+    screening : float in (0, 1) or None, default=None
+        Successive halving. ``None``: every candidate trains its whole budget. A share such as ``0.2``:
+        every network first trains for that share of the budget's epochs, then the best third of them
+        by score (at least one) train fully, and only fully trained networks may win. Of the
+        ``max_trials`` records, the fixed maps take theirs, and the rest are split between screened
+        networks and their promotions (e.g. 10 trials: 3 fixed maps, 5 screened, 2 promoted). A
+        network's rank by score at 20% of its training kept the fully trained winner in its top two on
+        every table measured (``benchmarks/results/candidate_budget.md``; ``docs/speed.md``).
     batch_size : int, default=512
     learning_rate : float, default=3e-3
     validation_fraction : float, default=0.2
@@ -163,7 +181,28 @@ class RandomFeatureSearch(BaseFeatureSearch):
     2
     """
 
+    _parameter_constraints: dict = {
+        **BaseFeatureSearch._parameter_constraints,
+        "screening": [None, Interval(numbers.Real, 0, 1, closed="neither")],
+    }
+
+    def __init__(self, n_components=8, n_clusters=8, *, objective="auto", scoring="auto",
+                 search_space=None, max_trials=10, max_epochs="auto", max_time=None, screening=None,
+                 batch_size=512, learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None,
+                 n_jobs=None, verbose=0, checkpoint=None, categorical_features="from_dtype",
+                 handle_unknown="error", init=None):
+        super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
+                         search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
+                         max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
+                         validation_fraction=validation_fraction, device=device, random_state=random_state,
+                         n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
+                         categorical_features=categorical_features, handle_unknown=handle_unknown,
+                         init=init)
+        self.screening = screening
+
     def _propose(self, space, rng, history, n_remaining):
+        if self.screening is not None:
+            return self._propose_halving(space, rng, history, n_remaining)
         # Each candidate's seed is drawn right after the candidate itself, so the stream of draws,
         # and hence the search, is the same whatever the batch size (n_jobs).
         proposals = []
@@ -177,3 +216,43 @@ class RandomFeatureSearch(BaseFeatureSearch):
             seen.add(arch)
             proposals.append((arch, {"seed": int(rng.randint(SEED_MAX))}))
         return proposals
+
+    # -- successive halving (screening=...) ---------------------------------------------------------------
+    def _propose_halving(self, space, rng, history, n_remaining):
+        """Step 0: the fallbacks (full) and every screened network (low fidelity); step 1: the best third of
+        the screened networks, trained fully; then stop."""
+        if not history:
+            proposals = [(arch, {"seed": int(rng.randint(SEED_MAX))})
+                         for arch in self._initial_candidates(space)[:n_remaining]]
+            n_fixed = sum(arch.head in FIXED_HEADS for arch, _ in proposals)
+            n_screen = self._n_screened(n_remaining - n_fixed) - (len(proposals) - n_fixed)
+            seen = {arch for arch, _ in proposals}
+            for _ in range(max(0, n_screen)):
+                arch = space.sample_distinct(seen, rng)
+                seen.add(arch)
+                proposals.append((arch, {"seed": int(rng.randint(SEED_MAX))}))
+            return proposals
+        if any(r["step"] > 0 for r in history):
+            return []
+        screened = sorted((r for r in history if r["fidelity"] is not None and r["valid"]),
+                          key=lambda r: r["score"], reverse=True)
+        n_promote = min(n_remaining, math.ceil(len(screened) / SCREEN_KEEP_ONE_IN))
+        return [(r["architecture"], {"seed": r["seed"], "screened_score": r["score"]})
+                for r in screened[:n_promote]]
+
+    @staticmethod
+    def _n_screened(n_networks):
+        """Screened networks when ``n_networks`` records are left for screening and promotion together."""
+        n = n_networks
+        while n > 1 and n + math.ceil(n / SCREEN_KEEP_ONE_IN) > n_networks:
+            n -= 1
+        return max(n, 1) if n_networks > 0 else 0
+
+    def _fidelity(self, step, data, settings, rng):
+        if self.screening is None or step > 0:
+            return data, settings, None
+        epochs = max(1, math.ceil(self.screening * self._epochs(len(data["X_train"]))))
+        return data, {**settings, "max_epochs": epochs}, ("screen", epochs)
+
+    def _selectable(self, record):
+        return record["fidelity"] is None  # a screening score is only a reason to train fully
