@@ -4,7 +4,7 @@ Reads the pools of ``judge_pools.py`` (every valid candidate of a default search
 labels of the labelled scoring rows, its own-space scores, the true classes of those rows) and asks each
 judge which candidate it would pick. Per judge: Kendall tau of its scores with the candidates' true ARI,
 regret = ARI(best candidate of the pool) - ARI(picked candidate), how often it picks a partition that
-restates one discrete input column (NMI >= ``RESTATEMENT_NMI``), and the share of tables it picks the pool's best on.
+restates one discrete input column (NMI >= sknas.config's ``restatement_nmi``), and the share of tables it picks the pool's best on.
 Means come with 95% bootstrap intervals over (table, seed) pools (``rliable``-style stratified bootstrap:
 tables resampled, then seeds within them). Labels are used only to evaluate.
 
@@ -25,7 +25,8 @@ from sklearn.metrics import adjusted_rand_score
 
 import judge_tables
 from result_files import machine_header, write_results
-from sknas.evaluation.judge import RESTATEMENT_NMI, column_restatement, cross_space_scores, discrete_columns
+from sknas.config import get_config
+from sknas.evaluation.judge import column_restatement, cross_space_scores, discrete_columns
 from sknas.evaluation.selection import consensus_scores
 from sknas.space.categorical import CategoricalLayout
 
@@ -94,7 +95,7 @@ def evaluate(pool, judge, restated, drop_restating):
     y = pool["y_score"]
     ari = np.array([adjusted_rand_score(y[:len(r["labels"])], r["labels"]) for r in records])
     scores = np.asarray(judge_scores({**pool, "records": records}, judge), dtype=float)
-    trivial = restated[idx] >= RESTATEMENT_NMI
+    trivial = restated[idx] >= get_config()["restatement_nmi"]
     pickable = ~trivial if drop_restating and (~trivial).any() else np.ones(len(records), dtype=bool)
     pick = int(np.flatnonzero(pickable)[np.argmax(scores[pickable])])
     if drop_restating:  # the judge's ranking: restating partitions after every other one

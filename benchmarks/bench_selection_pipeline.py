@@ -24,7 +24,8 @@ import numpy as np
 import judge_tables
 from bench_judges import stratified_bootstrap
 from result_files import machine_header, write_results
-from sknas.evaluation.judge import MAX_DISCRETE_VALUES, column_restatement
+from sknas.config import get_config
+from sknas.evaluation.judge import column_restatement
 
 RECIPES = ("kmeans", "gmm", "pca+kmeans", "umap+kmeans")
 PUBLIC = ("iris", "wine", "breast_cancer", "digits")
@@ -32,11 +33,11 @@ PUBLIC = ("iris", "wine", "breast_cancer", "digits")
 
 def discrete_input_columns(X):
     """``{name: codes}`` of the table's string columns and numeric columns with few values."""
-    out = {}
+    out, max_values = {}, get_config()["max_discrete_values"]
     for c in X.columns:
         strings = X[c].dtype == object or str(X[c].dtype) == "category"
         codes = np.unique((X[c].astype(str) if strings else X[c]).to_numpy(), return_inverse=True)[1]
-        if (strings or codes.max() + 1 <= MAX_DISCRETE_VALUES) and codes.max() >= 1:
+        if (strings or codes.max() + 1 <= max_values) and codes.max() >= 1:
             out[str(c)] = codes
     return out
 

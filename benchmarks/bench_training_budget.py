@@ -32,7 +32,7 @@ import sknas.search.candidates as _candidates  # its train_candidate is swapped 
 from sknas.base import _score_rows, _search_rows
 from sknas.search.candidates import evaluate_candidate
 from sknas.space import Architecture, SearchSpace
-from sknas.training import budget
+from sknas.config import get_config
 
 _ORIGINAL_TRAIN = _candidates.train_candidate
 
@@ -80,7 +80,8 @@ def main():
     rows = [row for name in args.datasets for row in measure(name, args.archs, args.seed)]
     lines = [machine_header(f"python benchmarks/bench_training_budget.py --datasets {' '.join(args.datasets)} "
                             f"--archs {args.archs} --seed {args.seed}",
-                            f"(\"auto\" = {budget.MIN_UPDATES} updates, at least {budget.AUTO_MIN_EPOCHS} epochs)"), "",
+                            f"(\"auto\" = {get_config()['min_updates']} updates, at least "
+                            f"{get_config()['auto_min_epochs']} epochs)"), "",
              "| dataset | LDA score / ARI | before: mean score / ARI / epochs / s "
              "| auto: mean score / ARI / epochs / s | networks above the LDA score (before / auto) |",
              "|---|---|---|---|---|"]

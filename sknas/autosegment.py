@@ -19,7 +19,8 @@ from .preprocessing.tabular import Standardizer
 from .preprocessing.table_columns import TableColumns
 from .base import BaseNeuralTransformer
 from .evaluation.judge import discrete_columns
-from .evaluation.k_choice import PREFER_AT_LEAST, choose_k, split_stability
+from .config import get_config
+from .evaluation.k_choice import choose_k, split_stability
 from .neural_map import NeuralFeatureMap
 from .reporting.profiles import segment_profiles
 from .io.provenance import record_provenance
@@ -77,14 +78,16 @@ default="random"
         silhouette *in the embedding* wins among the admissible ones: the
         smallest segment holds at least 2% of the rows, and the segments do
         not restate one discrete input column (a yes/no flag, a category, a
-        count with few values: normalised mutual information below
-        ``sknas.evaluation.judge.RESTATEMENT_NMI``), and the segments come
-        back when the clusterer is refitted on other halves of the rows with
-        other seeds (ARI at least 0.8 over 6 half-splits; measured for the
-        best k first, until one passes). Two segments are chosen only when
-        no larger admissible k exists. Segments a group-by would give are not
-        a discovery, and segments that move with the seed are not ones to act
-        on (:mod:`sknas.evaluation.k_choice`, ``docs/selection.md``). The
+        count with few values: normalised mutual information below 0.7), and
+        the segments come back when the clusterer is refitted on other halves
+        of the rows with other seeds (ARI at least 0.8 over 6 half-splits;
+        measured for the best k first, until one passes). Two segments are
+        chosen only when no larger admissible k exists. (These thresholds are
+        :mod:`sknas.config` settings: ``min_segment_share``,
+        ``restatement_nmi``, ``max_discrete_values``, ``min_stability``,
+        ``stability_splits``, ``prefer_at_least``.) Segments a group-by
+        would give are not a discovery, and segments that move with the seed
+        are not ones to act on (:mod:`sknas.evaluation.k_choice`, ``docs/selection.md``). The
         evidence per k, with the reason each k lost, is in ``k_evidence_``.
     cluster_range : tuple of (int, int), default=(2, 10)
         Smallest and largest k tried by ``n_clusters="auto"``.
@@ -364,7 +367,7 @@ default="random"
                                    random_state=seed)
 
         k, evidence = choose_k(Z[rows], candidates, labelings, {n: c[rows] for n, c in columns.items()},
-                               stability=stability, prefer_at_least=PREFER_AT_LEAST)
+                               stability=stability, prefer_at_least=get_config()["prefer_at_least"])
         if not evidence[k]["admissible"] and evidence[k]["stability"] is not None:
             warnings.warn(f"No number of segments in {candidates[0]}..{candidates[-1]} came back when the clusterer "
                           f"was refitted on other rows with another seed (k = {k}: ARI "

@@ -1,9 +1,9 @@
 """Settings that change a fit's results without being estimator parameters.
 
-They are row caps and margins that hold for every estimator alike, so they live here rather than
-in twelve constructors; like scikit-learn's ``set_config`` they are read when an estimator is
-fitted, and each fitted model records the values it was fitted under in ``provenance_["config"]``
-(so a result can always be traced to them). Change them for one block of code with
+They are row caps, margins, judges' thresholds and training budgets that hold for every estimator
+alike, so they live here rather than in twelve constructors; like scikit-learn's ``set_config`` they
+are read when an estimator is fitted, and each fitted model records the values it was fitted under in
+``provenance_["config"]`` (so a result can always be traced to them). Change them for one block of code with
 :func:`config_context`, or for the thread with :func:`set_config`.
 
 Settings
@@ -35,6 +35,50 @@ knn_exact_max_rows : int, default=50_000
 lda_restarts : int, default=5
     KMeans restarts of the LDA fixed map's alternating fit (more restarts, a better local optimum,
     proportionally more time).
+lda_max_rows : int, default=20_000
+    Rows the LDA fixed map is fitted on at most (a seeded random subset beyond): it has at most
+    ``n_clusters - 1`` directions, which a few thousand rows per cluster already pin down, and restarts
+    on a million rows would cost minutes of KMeans.
+knn_reference_rows : int, default=10_000
+    Reference rows the ``"neighbors"`` objective's approximate k-nearest-neighbour graph (above
+    ``knn_exact_max_rows`` rows) searches among; its cost is linear in the rows times this.
+auto_min_epochs : int, default=40
+    What ``max_epochs="auto"`` means, with ``min_updates``: a network trains for at least this many
+    epochs (and a weight-sharing supernet, DARTS or ENAS, for exactly this many).
+min_updates : int, default=1000
+    ... and for at least this many optimizer updates (epochs x batches per epoch), so that a network on
+    a small table, where an epoch is one or two updates, is not left far from converged (olive oil: 40
+    epochs gave ARI 0.50, 400 epochs, 1,200 updates, 0.99; ``benchmarks/results/training_budget.md``).
+    Above ``min_updates / auto_min_epochs * batch_size`` rows (12,800 at batch 512) "auto" is
+    ``auto_min_epochs`` epochs.
+max_labelled_rows : int, default=2000
+    Rows of a candidate's scoring rows whose cluster labels (and embedding) are kept for the judges
+    that compare candidates with one another (consensus, cross-space) and with the input's discrete
+    columns.
+restatement_nmi : float, default=0.7
+    A partition restates a discrete input column (a group-by, not a discovery) when their normalised
+    mutual information reaches this: a k=2 partition then agrees with a balanced yes/no column on about
+    95% of the rows. 0.7 rather than the 0.8 a reader would call "restates" because the judge sees at
+    most ``max_labelled_rows`` rows and a candidate's own KMeans labels, and such a NMI scatters by a
+    few hundredths from the final segments' on the whole table (penguins: 0.7996 and 0.81 for
+    candidates that split by the same column). No development table's true classes come above 0.5
+    (``benchmarks/results/judges_dev.md``).
+max_discrete_values : int, default=10
+    A numeric column with at most this many distinct values is discrete (a count, a rating, a flag),
+    one whose restatement a partition is checked for.
+min_segment_share : float, default=0.02
+    ``AutoSegmenter`` does not choose a number of segments whose smallest segment holds less than this
+    share of the rows: such a segment is not worth acting on.
+min_stability : float, default=0.8
+    A number of segments is stable when clusterers refitted on random halves with other seeds agree on
+    the rows at this ARI (the seed agreement issue 21 asks of the segments a user gets).
+prefer_at_least : int, default=3
+    ``AutoSegmenter`` chooses fewer segments than this only when no admissible number at or above it
+    exists (two halves are rarely the segments a user is after).
+stability_splits : int, default=6
+    Random half-splits behind one stability figure: with 2, the figure of the same k moved by 0.2-0.3
+    between the random_state of two fits on a telecom customer table (0.67 / 0.98), enough to flip the
+    chosen k; with 6, by at most 0.1 (``docs/selection.md``).
 
 Examples
 --------
@@ -62,9 +106,22 @@ _DEFAULTS = {
     "fixed_map_margin": 0.02,
     "knn_exact_max_rows": 50_000,
     "lda_restarts": 5,
+    "lda_max_rows": 20_000,
+    "knn_reference_rows": 10_000,
+    "auto_min_epochs": 40,
+    "min_updates": 1000,
+    "max_labelled_rows": 2000,
+    "restatement_nmi": 0.7,
+    "max_discrete_values": 10,
+    "min_segment_share": 0.02,
+    "min_stability": 0.8,
+    "prefer_at_least": 3,
+    "stability_splits": 6,
 }
 #: Which settings are counts (positive integers); the others are non-negative reals.
-_COUNTS = {"search_max_rows", "score_max_rows", "final_max_row_visits", "knn_exact_max_rows", "lda_restarts"}
+_COUNTS = {"search_max_rows", "score_max_rows", "final_max_row_visits", "knn_exact_max_rows", "lda_restarts",
+           "lda_max_rows", "knn_reference_rows", "auto_min_epochs", "min_updates", "max_labelled_rows",
+           "max_discrete_values", "prefer_at_least", "stability_splits"}
 
 # One configuration per thread, as scikit-learn's: a config_context in one thread never changes a fit
 # running in another. Work shipped to other threads or processes carries the values explicitly

@@ -116,8 +116,8 @@ def test_history_says_which_column_each_partition_restates():
         assert r["restates_column"] == (r["column_nmi"] >= RESTATEMENT_NMI)
 
 
-def test_a_restating_winner_is_replaced_by_the_best_other_candidate(monkeypatch):
-    import sknas.search.base
+def test_a_restating_winner_is_replaced_by_the_best_other_candidate():
+    from sknas.config import config_context
 
     params = dict(n_clusters=2, max_trials=3, max_epochs=3, random_state=0, device="cpu")
     first = RandomFeatureSearch(**params).fit(_flag_table())
@@ -126,8 +126,8 @@ def test_a_restating_winner_is_replaced_by_the_best_other_candidate(monkeypatch)
     lower = [r["column_nmi"] for r in valid if r["column_nmi"] < winner["column_nmi"]]
     assert lower, "the table must give the winner a closer column than some other candidate"
     # A threshold between: the first winner now restates the flag, some other candidate does not.
-    monkeypatch.setattr(sknas.search.base, "RESTATEMENT_NMI", (max(lower) + winner["column_nmi"]) / 2)
-    second = RandomFeatureSearch(**params).fit(_flag_table())
+    with config_context(restatement_nmi=(max(lower) + winner["column_nmi"]) / 2):
+        second = RandomFeatureSearch(**params).fit(_flag_table())
     new_winner = next(r for r in second.search_history_ if r["valid"] and r["architecture"] == second.architecture_)
     assert second.architecture_ != first.architecture_
     assert not new_winner["restates_column"]

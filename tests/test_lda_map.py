@@ -93,13 +93,14 @@ def test_lda_restart_that_collapses_ranks_below_every_other():
     assert ok[0] > collapsed[0]
 
 
-def test_lda_map_fits_on_a_capped_subsample(monkeypatch):
-    """Beyond LDA_MAX_ROWS rows the map is fitted on a seeded subset: same seed, same map."""
+def test_lda_map_fits_on_a_capped_subsample():
+    """Beyond sknas.config's lda_max_rows rows the map is fitted on a seeded subset: same seed, same map."""
     import sknas.space.builder as builder
+    from sknas.config import config_context
 
-    monkeypatch.setattr(builder, "LDA_MAX_ROWS", 60)
     X, _ = load_iris(return_X_y=True)
     X = StandardScaler().fit_transform(X)
-    a = builder.LDAHead(4, 2).fit_map(X, 3, random_state=1)
-    b = builder.LDAHead(4, 2).fit_map(X, 3, random_state=1)
+    with config_context(lda_max_rows=60):
+        a = builder.LDAHead(4, 2).fit_map(X, 3, random_state=1)
+        b = builder.LDAHead(4, 2).fit_map(X, 3, random_state=1)
     assert torch.equal(a.weight, b.weight) and a.weight.abs().sum() > 0

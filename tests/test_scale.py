@@ -8,33 +8,32 @@ import sknas.base
 import sknas.search.candidates
 from sknas import RandomFeatureSearch
 from sknas.config import config_context, get_config
-from sknas.training import objectives
 from sknas.training.objectives import NeighborsObjective, _sampled_neighbors
 
 from .conftest import FAST_SEARCH
 
 
-def test_sampled_neighbors_are_near_rows_of_the_sample(monkeypatch):
-    monkeypatch.setattr(objectives, "KNN_REFERENCE_ROWS", 50)
+def test_sampled_neighbors_are_near_rows_of_the_sample():
     rows = np.random.RandomState(0).standard_normal((400, 5)).astype(np.float32)
-    ind = _sampled_neighbors(rows, 4)
+    with config_context(knn_reference_rows=50):
+        ind = _sampled_neighbors(rows, 4)
+        again = _sampled_neighbors(rows, 4)
     assert ind.shape == (400, 4)
     assert not (ind == np.arange(400)[:, None]).any()  # never a row itself
     assert len(np.unique(ind)) <= 50  # all from the reference sample
     assert all(len(set(r)) == 4 for r in ind)
-    np.testing.assert_array_equal(ind, _sampled_neighbors(rows, 4))  # deterministic
+    np.testing.assert_array_equal(ind, again)  # deterministic
     # Nearer than random rows of the sample.
     d_nn = np.linalg.norm(rows[ind] - rows[:, None], axis=-1).mean()
     d_rand = np.linalg.norm(rows[np.unique(ind)][None] - rows[:, None], axis=-1).mean()
     assert d_nn < 0.8 * d_rand
 
 
-def test_neighbors_objective_switches_to_the_sampled_graph(monkeypatch):
-    monkeypatch.setattr(objectives, "KNN_REFERENCE_ROWS", 60)
+def test_neighbors_objective_switches_to_the_sampled_graph():
     X = torch.randn(300, 4)
     exact = NeighborsObjective(n_neighbors=5).prepare(X)
     assert len(torch.unique(exact.knn)) > 60  # 300 rows: the exact graph by default
-    with config_context(knn_exact_max_rows=100):
+    with config_context(knn_exact_max_rows=100, knn_reference_rows=60):
         data = NeighborsObjective(n_neighbors=5).prepare(X)
     assert data.knn.shape == (300, 5)
     assert len(torch.unique(data.knn)) <= 60

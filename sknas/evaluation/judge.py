@@ -25,21 +25,21 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.metrics import normalized_mutual_info_score
 
+from ..config import _DEFAULTS, get_config
+
 #: Rows the cross-space matrix is computed on at most (its cost is quadratic in them).
 CROSS_SPACE_ROWS = 1000
 #: Rows whose pairwise distances the dip test sees (300 rows: 44,850 distances).
 DIP_ROWS = 300
 #: A space is admissible when the dip test rejects unimodal distances at this level.
 DIP_ALPHA = 0.05
-#: A partition restates a column when their normalised mutual information reaches this: a k=2 partition
-#: then agrees with a balanced yes/no column on about 95% of the rows. 0.7 rather than the 0.8 a reader
-#: would call "restates" because the judge sees at most 2,000 rows and a candidate's own KMeans labels, and
-#: such a NMI scatters by a few hundredths from the final segments' on the whole table (penguins: 0.7996 and
-#: 0.81 for candidates that split by the same column). No development table's true classes come above 0.5
-#: (``benchmarks/results/judges_dev.md``).
-RESTATEMENT_NMI = 0.7
-#: A numeric column with at most this many distinct values is discrete (a count, a rating, a flag).
-MAX_DISCRETE_VALUES = 10
+#: The default of sknas.config's ``restatement_nmi`` (the value in force is the config's; the reason for
+#: 0.7 is documented there): a partition restates a column when their normalised mutual information
+#: reaches it.
+RESTATEMENT_NMI = _DEFAULTS["restatement_nmi"]
+#: The default of sknas.config's ``max_discrete_values`` (the value in force is the config's): a numeric
+#: column with at most this many distinct values is discrete (a count, a rating, a flag).
+MAX_DISCRETE_VALUES = _DEFAULTS["max_discrete_values"]
 
 
 def precomputed_silhouette(D, labels):
@@ -187,16 +187,17 @@ def discrete_columns(X, layout=None, names=None):
     """The discrete columns of encoded rows ``X`` as ``{name: integer codes}``.
 
     Categorical indicator blocks (``layout``) become their category codes; numeric columns with at most
-    :data:`MAX_DISCRETE_VALUES` distinct values (flags, counts, ratings) their values' codes.
+    sknas.config's ``max_discrete_values`` distinct values (flags, counts, ratings) their values' codes.
     """
     X = np.asarray(X)
+    max_values = get_config()["max_discrete_values"]
     n_numeric = X.shape[1] if layout is None else layout.n_numeric
     names = list(names) if names is not None else \
         [f"x{j}" for j in range(n_numeric + (0 if layout is None else len(layout.cardinalities)))]
     out = {}
     for j in range(n_numeric):
         values, codes = np.unique(X[:, j], return_inverse=True)
-        if 2 <= len(values) <= MAX_DISCRETE_VALUES:
+        if 2 <= len(values) <= max_values:
             out[names[j]] = codes
     if layout is not None:
         for c, (start, card) in enumerate(zip(layout.offsets, layout.cardinalities)):

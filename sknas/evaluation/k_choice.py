@@ -24,6 +24,8 @@ import warnings
 import numpy as np
 from sklearn.cluster import KMeans
 
+from ..config import _DEFAULTS, get_config
+
 #: A k is reproducible when its worst cluster keeps at least this share of co-clustered pairs.
 PREDICTION_STRENGTH_THRESHOLD = 0.8
 #: Half-splits per k.
@@ -74,27 +76,28 @@ def prediction_strength(Z, k, random_state=0, n_splits=N_SPLITS):
     return float(np.mean(values))
 
 
-#: A segment smaller than this share of the rows is not worth acting on: such a k is not chosen.
-MIN_SEGMENT_SHARE = 0.02
+# The judges' thresholds are sknas.config settings (documented there, with the reasons for their
+# defaults), read when a function runs; these names are their defaults.
+#: A segment smaller than this share of the rows is not worth acting on: such a k is not chosen
+#: (sknas.config's ``min_segment_share``).
+MIN_SEGMENT_SHARE = _DEFAULTS["min_segment_share"]
 #: A k is stable when clusterers refitted on random halves with other seeds agree on the rows at this ARI
-#: (the seed agreement issue 21 asks of the segments a user gets).
-MIN_STABILITY = 0.8
-#: Fewer segments than this are chosen only when no admissible k at or above it exists.
-PREFER_AT_LEAST = 3
+#: (sknas.config's ``min_stability``).
+MIN_STABILITY = _DEFAULTS["min_stability"]
+#: Fewer segments than this are chosen only when no admissible k at or above it exists
+#: (sknas.config's ``prefer_at_least``).
+PREFER_AT_LEAST = _DEFAULTS["prefer_at_least"]
+#: Half-splits behind one stability figure (sknas.config's ``stability_splits``).
+STABILITY_SPLITS = _DEFAULTS["stability_splits"]
 
 
-#: Half-splits behind one stability figure: with 2, the figure of the same k moved by 0.2-0.3 between the
-#: random_state of two fits on a telecom customer table (0.67 / 0.98), enough to flip the chosen k; with 6,
-#: by at most 0.1 (``docs/selection.md``).
-STABILITY_SPLITS = 6
-
-
-def split_stability(Z, k, fit, random_state=0, n_splits=STABILITY_SPLITS):
+def split_stability(Z, k, fit, random_state=0, n_splits=None):
     """Mean ARI, over ``n_splits`` random half-splits, of the segments two refits put the rows of ``Z`` in.
 
     Each split fits ``fit(rows, k, seed)`` (a callable returning a fitted clusterer with ``predict``) on
     one half and on the other half, each with its own seed, and compares their predictions on every row
     of ``Z``. 1 means the segments do not depend on which rows or which seed the clusterer saw.
+    ``n_splits`` None: sknas.config's ``stability_splits`` (6).
 
     Examples
     --------
@@ -111,7 +114,7 @@ def split_stability(Z, k, fit, random_state=0, n_splits=STABILITY_SPLITS):
         return 0.0
     rng = np.random.RandomState(random_state)
     values = []
-    for _ in range(n_splits):
+    for _ in range(get_config()["stability_splits"] if n_splits is None else n_splits):
         first, second = _halves(len(Z), rng)
         a = fit(Z[first], k, rng.randint(2**31 - 1)).predict(Z)
         b = fit(Z[second], k, rng.randint(2**31 - 1)).predict(Z)
@@ -119,8 +122,8 @@ def split_stability(Z, k, fit, random_state=0, n_splits=STABILITY_SPLITS):
     return float(np.mean(values))
 
 
-def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, restatement_nmi=None,
-             stability=None, min_stability=MIN_STABILITY, prefer_at_least=None):
+def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=None,
+             stability=None, min_stability=None, prefer_at_least=None):
     """The k of ``ks`` whose segments of ``Z`` have the best silhouette in ``Z``, among the admissible ones.
 
     A k is admissible when its smallest segment holds at least ``min_share`` of the rows, its
@@ -140,15 +143,18 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, res
         ``{k: labels of the rows of Z}`` (the clusterer's segments at each k).
     columns : dict or None, default=None
         Discrete input columns of the same rows (``sknas.evaluation.judge.discrete_columns``).
-    min_share : float, default=0.02
+    min_share : float or None, default=None
+        None: sknas.config's ``min_segment_share`` (0.02).
     restatement_nmi : float or None, default=None
-        None: :data:`sknas.evaluation.judge.RESTATEMENT_NMI`.
+        None: sknas.config's ``restatement_nmi`` (0.7).
     stability : callable, dict or None, default=None
         ``stability(k)`` (e.g. a :func:`split_stability` of the clusterer) or ``{k: value}``; None:
         stability is not judged.
-    min_stability : float, default=0.8
+    min_stability : float or None, default=None
+        None: sknas.config's ``min_stability`` (0.8).
     prefer_at_least : int or None, default=None
-        None: every admissible k competes on the silhouette alone.
+        None: every admissible k competes on the silhouette alone (``AutoSegmenter`` passes sknas.config's
+        ``prefer_at_least``).
 
     Returns
     -------
@@ -171,9 +177,12 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=MIN_SEGMENT_SHARE, res
     """
     from sklearn.metrics import silhouette_score
 
-    from .judge import RESTATEMENT_NMI, column_restatement
+    from .judge import column_restatement
 
-    threshold = RESTATEMENT_NMI if restatement_nmi is None else restatement_nmi
+    config = get_config()
+    threshold = config["restatement_nmi"] if restatement_nmi is None else restatement_nmi
+    min_share = config["min_segment_share"] if min_share is None else min_share
+    min_stability = config["min_stability"] if min_stability is None else min_stability
     evidence = {}
     for k in ks:
         labels = np.asarray(labelings[k])

@@ -21,18 +21,20 @@ from scipy.stats import rankdata
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
+from ..config import _DEFAULTS, get_config
 from .judge import cross_space_scores
 
 #: Scorings decided on the whole pool of candidates, after the search.
 SELECTION_SCORINGS = ("consensus", "silhouette+consensus", "cross_space")
-#: Rows of the validation split whose cluster labels are kept per candidate.
-MAX_LABELLED_ROWS = 2000
+#: The default of sknas.config's ``max_labelled_rows`` (the value in force is the config's): rows of the
+#: scoring rows whose cluster labels are kept per candidate.
+MAX_LABELLED_ROWS = _DEFAULTS["max_labelled_rows"]
 
 
 def cluster_labels(Z, n_clusters):
-    """KMeans labels of the first :data:`MAX_LABELLED_ROWS` rows of ``Z`` (a fixed seed, so that
-    two candidates' labels differ because their embeddings do)."""
-    Z = np.asarray(Z)[:MAX_LABELLED_ROWS]
+    """KMeans labels of the first ``max_labelled_rows`` (:mod:`sknas.config`) rows of ``Z`` (a fixed seed, so
+    that two candidates' labels differ because their embeddings do)."""
+    Z = np.asarray(Z)[:get_config()["max_labelled_rows"]]
     k = int(min(max(n_clusters, 2), len(Z) - 1))
     return KMeans(k, n_init=3, random_state=0).fit_predict(Z).astype(np.int16)
 
@@ -67,7 +69,7 @@ def selection_scores(records, scoring, X=None):
     if scoring not in SELECTION_SCORINGS:
         return scores
     if scoring == "cross_space":
-        spaces = [r["embedding"] for r in records] + ([] if X is None else [np.asarray(X)[:MAX_LABELLED_ROWS]])
+        spaces = [r["embedding"] for r in records] + ([] if X is None else [np.asarray(X)[:get_config()["max_labelled_rows"]]])
         return cross_space_scores([r["labels"] for r in records], spaces)
     consensus = consensus_scores([r["labels"] for r in records])
     if scoring == "consensus":

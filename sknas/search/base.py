@@ -29,8 +29,6 @@ from ..base import BaseNeuralTransformer
 from ..config import get_config
 from ..io.checkpoint import NullJournal, SearchJournal
 from ..evaluation import (
-    MAX_LABELLED_ROWS,
-    RESTATEMENT_NMI,
     SCORINGS,
     SELECTION_SCORINGS,
     cluster_labels,
@@ -261,13 +259,14 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         if not columns or not hasattr(self, "runner_ups_"):
             return architecture, net
         nmi, column = self._final_restatement(net, context, columns)
-        self.final_check_.update(column_nmi=nmi, closest_column=column, restates_column=nmi >= RESTATEMENT_NMI)
-        if nmi < RESTATEMENT_NMI:
+        threshold = get_config()["restatement_nmi"]
+        self.final_check_.update(column_nmi=nmi, closest_column=column, restates_column=nmi >= threshold)
+        if nmi < threshold:
             return architecture, net
         for fallback in (r["architecture"] for r in self.runner_ups_ if not r["restates_column"]):
             other = self._train_final(fallback, Xs, y, seed=rng.randint(SEED_MAX))
             other_nmi, other_column = self._final_restatement(other, context, columns)
-            if other_nmi < RESTATEMENT_NMI:
+            if other_nmi < threshold:
                 self.final_check_.update(replaced=str(architecture), column_nmi=other_nmi,
                                          closest_column=other_column, restates_column=False)
                 return fallback, other
@@ -276,13 +275,13 @@ class BaseFeatureSearch(BaseNeuralTransformer):
     def _discrete_score_columns(self, context):
         """The discrete input columns of the labelled scoring rows (computed once per fit, kept in context)."""
         if "discrete_columns" not in context:
-            X = np.asarray(context["X_score"])[:MAX_LABELLED_ROWS]
+            X = np.asarray(context["X_score"])[:get_config()["max_labelled_rows"]]
             context["discrete_columns"] = discrete_columns(X, self._standardizer.layout, self._encoded_column_names())
         return context["discrete_columns"]
 
     def _final_restatement(self, net, context, columns):
         """``(nmi, column)`` of the final network's KMeans segments of the labelled scoring rows."""
-        rows = np.asarray(context["X_score"])[:MAX_LABELLED_ROWS]
+        rows = np.asarray(context["X_score"])[:get_config()["max_labelled_rows"]]
         encoder = net.module_.encoder
         with torch.no_grad():
             Z = embed(encoder, torch.as_tensor(as_float32_rows(rows), device=encoder_device(encoder))).cpu().numpy()
@@ -292,11 +291,13 @@ class BaseFeatureSearch(BaseNeuralTransformer):
 
     def _mark_restatements(self, valid, context):
         """Record in each valid record which discrete input column its partition restates most (NMI), and
-        whether that makes it a restatement (NMI >= RESTATEMENT_NMI: a group-by, not a discovery)."""
+        whether that makes it a restatement (NMI >= sknas.config's ``restatement_nmi``: a group-by, not a
+        discovery)."""
         columns = self._discrete_score_columns(context)
+        threshold = get_config()["restatement_nmi"]
         for record in valid:
             nmi, column = column_restatement(record["labels"], columns)
-            record.update(column_nmi=nmi, closest_column=column, restates_column=nmi >= RESTATEMENT_NMI)
+            record.update(column_nmi=nmi, closest_column=column, restates_column=nmi >= threshold)
 
     def _encoded_column_names(self):
         """Input column names in the encoded order: numeric columns first, then categorical ones."""

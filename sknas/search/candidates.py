@@ -17,8 +17,8 @@ import torch
 from joblib import parallel_config
 from threadpoolctl import threadpool_limits
 
-from ..config import config_context
-from ..evaluation import MAX_LABELLED_ROWS, cluster_labels, score_embedding
+from ..config import config_context, get_config
+from ..evaluation import cluster_labels, score_embedding
 from ..training.faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes
 from ..space import build_network
 from ..space.architecture import FIXED_HEADS
@@ -59,7 +59,10 @@ def evaluate_candidate(architecture, seed, data, settings):
     batch_sizes = retry_batch_sizes(settings["batch_size"])
     for attempt, batch_size in enumerate(batch_sizes):
         try:
-            _train_and_score(record, architecture, seed, data, {**settings, "batch_size": batch_size})
+            # The fit's sknas.config settings travel with the candidate (a worker thread or process has its
+            # own): training, scoring and labelling all run under them.
+            with config_context(**settings.get("config", {})):
+                _train_and_score(record, architecture, seed, data, {**settings, "batch_size": batch_size})
             if attempt:
                 record["batch_size"] = batch_size  # what fitted in memory
             break
@@ -83,8 +86,7 @@ def _train_and_score(record, architecture, seed, data, settings):
     # Parallelism is across candidates, never inside one: under a Dask or other joblib
     # backend, scikit-learn's own Parallel calls (k-NN search) would otherwise secede and
     # let a second candidate run in this process at the same time.
-    # The fit's sknas.config settings travel with the candidate (a worker has its own).
-    with config_context(**settings.get("config", {})), parallel_config(backend="sequential"), seeded(seed, device):
+    with parallel_config(backend="sequential"), seeded(seed, device):
         encoder = build_network(architecture, n_features, settings["n_components"], settings.get("categorical"))
         encoder.fit_fixed_parts(data["X_train"], settings["n_clusters"], random_state=seed % (2**31 - 1))
         objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
@@ -119,7 +121,7 @@ def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
         labels = cluster_labels(Z, settings["n_clusters"]) if scored.valid else None
     # The embedding of the labelled rows stays with the record until the search has picked its winner: the
     # cross-space judge scores every candidate's partition in every other candidate's space (then dropped).
-    embedding = np.asarray(Z[:MAX_LABELLED_ROWS], dtype=np.float32) if scored.valid else None
+    embedding = np.asarray(Z[:get_config()["max_labelled_rows"]], dtype=np.float32) if scored.valid else None
     record.update(score=scored.score, valid=scored.valid, reason=scored.reason, validation_loss=validation_loss,
                   n_epochs=n_epochs, neighbor_preservation=scored.details.get("neighbor_preservation"),
                   labels=labels, separability=scored.details.get("separability"), embedding=embedding)

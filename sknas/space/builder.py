@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..config import get_config
+from ..config import _DEFAULTS, get_config
 from .architecture import Architecture
 from .categorical import CategoricalEmbedding
 from .ops import make_activation, make_norm, make_op, out_width
@@ -41,10 +41,10 @@ class BlockModule(nn.Module):
 # more: with 10 restarts (10 seeds) customers went 0.397 -> 0.410 but digits 0.573 -> 0.534, the silhouette
 # given more chances to prefer a worse optimum.
 
-#: Rows the LDA map is fitted on at most (a seeded random subset beyond): it has at most n_clusters - 1
-#: directions, which a few thousand rows per cluster already pin down, and restarts on a million rows would
-#: cost minutes of KMeans.
-LDA_MAX_ROWS = 20_000
+#: The default of sknas.config's ``lda_max_rows`` (the value in force is the config's): rows the LDA map is
+#: fitted on at most (a seeded random subset beyond): it has at most n_clusters - 1 directions, which a few
+#: thousand rows per cluster already pin down, and restarts on a million rows would cost minutes of KMeans.
+LDA_MAX_ROWS = _DEFAULTS["lda_max_rows"]
 #: Rows the silhouette that ranks the restarts is computed on at most.
 _LDA_SILHOUETTE_ROWS = 2000
 #: A restart whose labels leave a cluster with fewer rows than this share of n / k has collapsed (digits: one
@@ -84,8 +84,9 @@ class LDAHead(nn.Module):
 
         X = np.asarray(X, dtype=np.float64)
         rng = np.random.RandomState(random_state)
-        if len(X) > LDA_MAX_ROWS:
-            X = X[np.sort(rng.choice(len(X), LDA_MAX_ROWS, replace=False))]
+        max_rows = get_config()["lda_max_rows"]
+        if len(X) > max_rows:
+            X = X[np.sort(rng.choice(len(X), max_rows, replace=False))]
         k = int(min(max(n_clusters, 2), len(X) - 1))
         best = None  # (rank, scalings, bias)
         # KMeans' sums depend on the thread count: one thread keeps fits reproducible. A restart whose

@@ -15,11 +15,15 @@ from __future__ import annotations
 import math
 import numbers
 
-#: ``max_epochs="auto"``: at least this many epochs ...
-AUTO_MIN_EPOCHS = 40
-#: ... and at least this many optimizer updates (epochs x batches per epoch). Above
-#: ``MIN_UPDATES / AUTO_MIN_EPOCHS * batch_size`` rows (12,800 at batch 512) "auto" is AUTO_MIN_EPOCHS.
-MIN_UPDATES = 1000
+from ..config import _DEFAULTS, get_config
+
+# What max_epochs="auto" means is two sknas.config settings, auto_min_epochs and min_updates (documented
+# there), read when a budget is resolved; these names are their defaults.
+#: ``max_epochs="auto"``: at least this many epochs (sknas.config's ``auto_min_epochs``) ...
+AUTO_MIN_EPOCHS = _DEFAULTS["auto_min_epochs"]
+#: ... and at least this many optimizer updates (epochs x batches per epoch; sknas.config's ``min_updates``).
+#: Above ``MIN_UPDATES / AUTO_MIN_EPOCHS * batch_size`` rows (12,800 at batch 512) "auto" is AUTO_MIN_EPOCHS.
+MIN_UPDATES = _DEFAULTS["min_updates"]
 
 
 def batches_per_epoch(n_rows, batch_size):
@@ -29,6 +33,9 @@ def batches_per_epoch(n_rows, batch_size):
 
 def resolve_epochs(max_epochs, n_rows, batch_size):
     """Epochs a network trains on ``n_rows`` rows: ``max_epochs``, or what ``"auto"`` means there.
+
+    ``"auto"``: at least sknas.config's ``auto_min_epochs`` epochs (40) and at least its ``min_updates``
+    optimizer updates (1000), read when called.
 
     Parameters
     ----------
@@ -52,11 +59,13 @@ def resolve_epochs(max_epochs, n_rows, batch_size):
         return int(max_epochs)
     if max_epochs != "auto":
         raise ValueError(f"max_epochs must be a positive int or 'auto', got {max_epochs!r}.")
-    return max(AUTO_MIN_EPOCHS, math.ceil(MIN_UPDATES / batches_per_epoch(n_rows, batch_size)))
+    config = get_config()
+    return max(config["auto_min_epochs"], math.ceil(config["min_updates"] / batches_per_epoch(n_rows, batch_size)))
 
 
 def supernet_epochs(max_epochs):
-    """Epochs a weight-sharing supernet (DARTS, ENAS) trains: ``max_epochs``, or AUTO_MIN_EPOCHS for "auto".
+    """Epochs a weight-sharing supernet (DARTS, ENAS) trains: ``max_epochs``, or for "auto" sknas.config's
+    ``auto_min_epochs`` (40).
 
     A supernet trains every op at once, at 0.11-0.16x a plain network's throughput (``docs/architecture.md``), and
     its weights only rank ops and paths; the architecture it picks is then trained and scored as a
@@ -67,4 +76,4 @@ def supernet_epochs(max_epochs):
     >>> supernet_epochs("auto"), supernet_epochs(7)
     (40, 7)
     """
-    return AUTO_MIN_EPOCHS if max_epochs == "auto" else int(max_epochs)
+    return get_config()["auto_min_epochs"] if max_epochs == "auto" else int(max_epochs)

@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.nn import functional as F
 
-from ..config import get_config
+from ..config import _DEFAULTS, get_config
 
 OBJECTIVES = ("auto", "neighbors", "reconstruction", "contrastive", "supervised")
 
@@ -86,8 +86,9 @@ class Objective(nn.Module):
 # Above sknas.config's knn_exact_max_rows rows the k-NN graph is approximate (see :func:`_sampled_neighbors`):
 # an exact graph costs O(n^2) (about two hours single-threaded at a million rows, extrapolated
 # from 200,000 x 20,000 distances in 29 s on the 2-core development machine).
-#: Reference rows the approximate graph searches among (its cost is O(n * this)).
-KNN_REFERENCE_ROWS = 10_000
+#: The default of sknas.config's ``knn_reference_rows`` (the value in force is the config's): reference rows
+#: the approximate graph searches among (its cost is O(n * this)).
+KNN_REFERENCE_ROWS = _DEFAULTS["knn_reference_rows"]
 
 
 def _sampled_neighbors(rows, k):
@@ -99,7 +100,8 @@ def _sampled_neighbors(rows, k):
     the row count, so the graph is deterministic and leaves the torch RNG alone.
     """
     n = len(rows)
-    reference = np.sort(np.random.RandomState(n % (2**32)).choice(n, KNN_REFERENCE_ROWS, replace=False))
+    n_reference = get_config()["knn_reference_rows"]
+    reference = np.sort(np.random.RandomState(n % (2**32)).choice(n, n_reference, replace=False))
     ind = reference[NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(rows[reference])
                     .kneighbors(rows, return_distance=False)]
     # Drop each row itself where it is in the sample (its own nearest), else the farthest of the k + 1.
@@ -120,8 +122,9 @@ def neighbor_graph(rows, k):
     Deterministic in ``rows`` and ``k``, so it is cached by their content: a search asks for the same
     graph once per candidate.
     """
-    exact_max_rows = get_config()["knn_exact_max_rows"]
-    key = (rows.shape, str(rows.dtype), k, exact_max_rows, hashlib.blake2b(np.ascontiguousarray(rows).tobytes(),
+    config = get_config()
+    exact_max_rows = config["knn_exact_max_rows"]
+    key = (rows.shape, str(rows.dtype), k, exact_max_rows, config["knn_reference_rows"], hashlib.blake2b(np.ascontiguousarray(rows).tobytes(),
                                                             digest_size=16).hexdigest())
     if key in _GRAPH_CACHE:
         _GRAPH_CACHE.move_to_end(key)
