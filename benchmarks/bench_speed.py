@@ -8,6 +8,7 @@ one process and interleaved method by method so that the shared machine's noise 
 - ``pca+kmeans``: StandardScaler -> PCA(min(10, features)) -> KMeans(k);
 - ``darts``, ``random``: the default ``DARTSFeatureSearch`` / ``RandomFeatureSearch(n_clusters=k)`` ->
   KMeans(k); sknas is warmed up too (torch imports its compiler stack on the first optimizer);
+- ``random+screening``: ``RandomFeatureSearch(screening=0.2)`` (successive halving) -> KMeans(k);
 - ``auto``: ``AutoSegmenter`` with every parameter at its default (it also chooses k).
 
 k is the number of classes; ARI against the classes is recorded so a speed-up can be checked for cost in
@@ -50,7 +51,7 @@ from sknas import AutoSegmenter, DARTSFeatureSearch, RandomFeatureSearch
 from sknas.datasets import make_customers
 
 RESULTS = Path(__file__).parent / "results"
-METHODS = ("umap+kmeans", "pca+kmeans", "darts", "random", "auto")
+METHODS = ("umap+kmeans", "pca+kmeans", "darts", "random", "random+screening", "auto")
 #: Phase -> the function whose cumulative time it is (matched by name; the largest entry wins, so an
 #: override calling ``super()`` is not counted twice).
 PHASES = {
@@ -86,6 +87,9 @@ def make_method(name, k, seed, n_features=10):
     if name == "random":
         return make_pipeline(RandomFeatureSearch(n_clusters=k, random_state=seed, device="cpu"),
                              KMeans(k, n_init=10, random_state=seed))
+    if name == "random+screening":  # successive halving: networks screened at 20% of the budget
+        return make_pipeline(RandomFeatureSearch(n_clusters=k, random_state=seed, device="cpu", screening=0.2),
+                             KMeans(k, n_init=10, random_state=seed))
     if name == "auto":
         return AutoSegmenter(random_state=seed, device="cpu")
     raise ValueError(name)
@@ -95,7 +99,7 @@ def warm_up(methods):
     """Pay the once-per-process costs (numba compilation, torch's lazy imports) before timing."""
     X, _ = make_customers(n_samples=200, random_state=0, return_X_y=True)
     for name in methods:
-        if name in ("darts", "random", "auto"):
+        if name not in ("umap+kmeans", "pca+kmeans"):
             DARTSFeatureSearch(n_clusters=3, max_epochs=2, max_trials=1, random_state=0, device="cpu").fit(X)
         else:
             make_method(name, 3, 0, X.shape[1]).fit(X)
@@ -113,7 +117,7 @@ def phase_seconds(profile):
 def run_one(name, X, y, k, seed, profile):
     warnings.simplefilter("ignore")
     model = make_method(name, k, seed, X.shape[1])
-    prof = cProfile.Profile() if profile and name in ("darts", "random", "auto") else None
+    prof = cProfile.Profile() if profile and name not in ("umap+kmeans", "pca+kmeans") else None
     start = time.perf_counter()
     if prof is not None:
         prof.enable()
