@@ -291,6 +291,9 @@ class RLFeatureSearch(BaseFeatureSearch):
     ``max_epochs`` is then the supernet's epoch budget (``"auto"``: 40), spread
     over the controller steps.  The winner is retrained on all rows, as always.
 
+    On the tabulated benchmark (500 architectures x 8 tables, 20 seeds; ``benchmarks/results/strategies.md``)
+    it was not better than random search at any budget from 10 to 100 evaluations.
+
     Parameters
     ----------
     n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, batch_size,
