@@ -154,7 +154,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             encoder.fit_fixed_parts(Xs, self.n_clusters, random_state=seed)
             objective = make_objective(self.objective_, Xs.shape[1], encoder.n_outputs, y)
             # Row visits capped (sknas.config's final_max_row_visits): on large data fewer epochs, at least one.
-            epochs = max(1, min(self._epochs(len(Xs)), get_config()["final_max_row_visits"] // len(Xs)))
+            epochs = max(1, min(self._final_epochs(architecture, len(Xs)),
+                                get_config()["final_max_row_visits"] // len(Xs)))
             net = make_final_net(encoder, objective, max_epochs=epochs, batch_size=self.batch_size,
                                  learning_rate=self.learning_rate, weight_decay=WEIGHT_DECAY, device=self.device_)
             net.initialize()
@@ -171,6 +172,10 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
     def _epochs(self, n_rows):
         """Epochs one network trains on ``n_rows`` rows (``max_epochs``; "auto": see sknas.training.budget)."""
         return resolve_epochs(self.max_epochs, n_rows, self.batch_size)
+
+    def _final_epochs(self, architecture, n_rows):
+        """Epochs the final network trains on ``n_rows`` rows (a search may know better than the budget)."""
+        return self._epochs(n_rows)
 
     def _initialize_weights(self, net):
         """Hook before the final training: may load weights into ``net.module_.encoder`` (or replace the

@@ -51,6 +51,17 @@ min_updates : int, default=1000
     epochs gave ARI 0.50, 400 epochs, 1,200 updates, 0.99; ``benchmarks/results/training_budget.md``).
     Above ``min_updates / auto_min_epochs * batch_size`` rows (12,800 at batch 512) "auto" is
     ``auto_min_epochs`` epochs.
+convergence_tol : float, default=0.01
+    A search candidate on the ``max_epochs="auto"`` budget stops training early once its clusters have
+    stopped sharpening: every tenth of its budget the silhouette of KMeans on at most 500 scoring rows is
+    taken, and once ``convergence_min_share`` of the budget is done, training stops at the first check
+    where the mean of the last two figures has not risen more than this above its best of two checks (a
+    fifth of the budget) before (:class:`sknas.training.convergence.ScorePlateau`;
+    ``benchmarks/results/convergence.md``). The final network then trains for the updates the winning
+    candidate used.
+convergence_min_share : float, default=0.3
+    ... the share of the budget a candidate trains before it may stop; 1 turns the stop off (every
+    candidate trains its whole budget).
 max_labelled_rows : int, default=2000
     Rows of a candidate's scoring rows whose cluster labels (and embedding) are kept for the judges
     that compare candidates with one another (consensus, cross-space) and with the input's discrete
@@ -110,6 +121,8 @@ _DEFAULTS = {
     "knn_reference_rows": 10_000,
     "auto_min_epochs": 40,
     "min_updates": 1000,
+    "convergence_tol": 0.01,
+    "convergence_min_share": 0.3,
     "max_labelled_rows": 2000,
     "restatement_nmi": 0.7,
     "max_discrete_values": 10,

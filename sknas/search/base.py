@@ -41,6 +41,7 @@ from ..training.faults import is_out_of_memory, release_memory, summarize_failur
 from ..space import SearchSpace
 from ..space.architecture import FIXED_HEADS
 from ..training import SEED_MAX, as_float32_rows, embed, encoder_device
+from ..training.budget import batches_per_epoch
 from ..warmstart.transfer import INIT_CONSTRAINT, clone_keeping_init, init_architectures
 from . import candidates as candidate_evaluation  # the module; "candidates" names lists of them below
 
@@ -460,6 +461,21 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                      "retrain the final network without searching") if self.checkpoint is not None \
                 else "pass checkpoint='search.json' to make a search resumable"
             raise KeyboardInterrupt(f"Interrupted while training the final network; {where}.") from None
+
+    def _final_epochs(self, architecture, n_rows):
+        """The budget's epochs, or as many as the winning candidate's updates when its training converged.
+
+        A candidate on the ``max_epochs="auto"`` budget stops once its clusters stop sharpening
+        (sknas.config's ``convergence_tol``); the final network is the same architecture on all rows, and
+        its score was judged after that many updates, so it trains for as many, not for the whole budget.
+        """
+        epochs = super()._final_epochs(architecture, n_rows)
+        trained = [r for r in self.search_history_ if r["architecture"] == architecture and r["status"] == "ok"
+                   and r.get("fidelity") is None and r.get("converged")]
+        if not trained:
+            return epochs
+        record = max(trained, key=lambda r: r.get("selection_score", r["score"]))
+        return min(epochs, math.ceil(record["n_updates"] / batches_per_epoch(n_rows, self.batch_size)))
 
     def _evaluate_many(self, candidates, seeds, data, settings):
         n_jobs = 1 if self.n_jobs is None else self.n_jobs

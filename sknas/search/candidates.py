@@ -23,6 +23,8 @@ from ..training.faults import failure_reason, is_out_of_memory, release_memory, 
 from ..space import build_network
 from ..space.architecture import FIXED_HEADS
 from ..training import WEIGHT_DECAY, as_float32_rows, embed, make_objective, resolve_epochs, seeded, train_candidate
+from ..training.budget import batches_per_epoch
+from ..training.convergence import ScorePlateau
 
 #: The data every candidate evaluation gets (a strategy's own search loop passes the same keys).
 SEARCH_DATA_KEYS = ("X_train", "X_valid", "X_score", "y_train", "y_valid")
@@ -92,15 +94,28 @@ def _train_and_score(record, architecture, seed, data, settings):
         objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
         train = objective.prepare(torch.as_tensor(as_float32_rows(data["X_train"]), device=device), data["y_train"])
         valid = objective.prepare(torch.as_tensor(as_float32_rows(data["X_valid"]), device=device), data["y_valid"])
-        # Trained like the final network (the whole budget, last weights: keep="last"), so the score
-        # judges what the final training will produce.
-        result = train_candidate(encoder, objective, train, valid, max_epochs=candidate_epochs(data, settings),
-                                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
-                                 weight_decay=WEIGHT_DECAY, max_time=settings["max_time"], keep="last")
         X_score = torch.as_tensor(as_float32_rows(data.get("X_score", data["X_valid"])), device=device)
+        epochs = candidate_epochs(data, settings)
+        # Trained like the final network (last weights: keep="last"), so the score judges what the final
+        # training will produce; on the default budget until its clusters stop sharpening (the final network
+        # then trains for as many updates, see BaseFeatureSearch._final_epochs).
+        plateau = convergence_monitor(X_score, epochs * batches_per_epoch(len(train), settings["batch_size"]),
+                                      settings, seed)
+        result = train_candidate(encoder, objective, train, valid, max_epochs=epochs,
+                                 batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
+                                 weight_decay=WEIGHT_DECAY, max_time=settings["max_time"], keep="last", stop=plateau)
         Z = embed(encoder, X_score).cpu().numpy().astype(np.float64)
     validation_loss = result.best_valid_loss if result.n_epochs else math.nan
+    record.update(n_updates=result.n_updates, converged=result.converged)
     score_candidate(record, Z, validation_loss, result.n_epochs, data, settings)
+
+
+def convergence_monitor(X_score, budget, settings, seed):
+    """A :class:`~sknas.training.convergence.ScorePlateau` for a candidate on the ``max_epochs="auto"``
+    budget of ``budget`` updates, or None: an explicit ``max_epochs`` is a budget the user chose."""
+    if settings["max_epochs"] != "auto":
+        return None
+    return ScorePlateau(X_score, settings["n_clusters"], budget, random_state=seed % (2**31 - 1))
 
 
 def candidate_epochs(data, settings):
