@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import time
 import warnings
 
 import numpy as np
@@ -24,6 +25,7 @@ from .evaluation.k_choice import choose_k, split_stability
 from .neural_map import NeuralFeatureMap
 from .reporting.profiles import segment_profiles
 from .io.provenance import record_provenance
+from .training.deadline import Deadline, TimeBudgetWarning, no_budget_summary
 from .search.bayes import BayesFeatureSearch
 from .search.darts import DARTSFeatureSearch
 from .search.evolution import EvoFeatureSearch
@@ -34,6 +36,13 @@ from .search.reinforce import RLFeatureSearch
 
 #: Rows the silhouette behind ``n_clusters="auto"`` is computed on at most (it is quadratic in rows).
 _K_SELECTION_ROWS = 2000
+#: With a ``time_budget``, the k choice is timed for this many k whose stability is measured (it stops at the
+#: first stable k) ...
+_K_STABILITY_TRIES = 2
+#: ... and its estimate scaled by this much: the segmenting took 1.6-2.5x the estimate from a random projection
+#: on make_customers and digits (KMeans iterates longer on a learned embedding; the profiles), so the search
+#: left too little for it (``benchmarks/bench_time_budget.py``).
+_K_ESTIMATE_FACTOR = 2.5
 _MISSING = "(missing)"
 
 
@@ -118,6 +127,13 @@ default="random"
     n_jobs : int or None, default=None
         Parallel candidates in the search.
     verbose : int, default=0
+    time_budget : float or None, default=None
+        Seconds ``fit`` may take in all. The search gets what is left once the segmenting is set aside
+        (the k choice, timed from one fit of the clusterer on a projection of the table, times the fits the
+        choice makes) and keeps within it (``time_budget`` of the search estimators); ``fit`` ends within
+        1.1 times the budget when the budget covers the minimal work, and otherwise warns once
+        (``TimeBudgetWarning``). ``search_params`` may set the search's own ``time_budget`` instead. None:
+        no budget.
 
     Attributes
     ----------
@@ -169,6 +185,10 @@ default="random"
         Whether categories went to the search estimator natively (else one-hot).
     provenance_ : dict
         Versions, seed, data shape/columns/hash, settings, search time.
+    time_budget_ : dict
+        ``budget`` (None without one), ``used`` (seconds), ``ratio``, ``within_tolerance`` (used at most
+        1.1 x budget), ``search_budget`` (the search's ``time_budget``), ``search_seconds``,
+        ``k_choice_seconds`` and ``k_choice_estimate`` (the seconds set aside for it).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame with string column names.
@@ -208,12 +228,14 @@ default="random"
         "random_state": ["random_state"],
         "n_jobs": [None, numbers.Integral],
         "verbose": ["verbose"],
+        "time_budget": [None, Interval(numbers.Real, 0, None, closed="neither")],
         "method": [StrOptions(set(METHODS) | {"deprecated"}), BaseNeuralTransformer],
     }
 
     def __init__(self, feature_map="random", clusterer="kmeans", n_clusters="auto", *, cluster_range=(2, 10),
                  n_components=8, max_trials=10, max_epochs="auto", search_params=None, handle_unknown="ignore",
-                 align_to=None, device="auto", random_state=None, n_jobs=None, verbose=0, method="deprecated"):
+                 align_to=None, device="auto", random_state=None, n_jobs=None, verbose=0, time_budget=None,
+                 method="deprecated"):
         self.feature_map = feature_map
         self.clusterer = clusterer
         self.n_clusters = n_clusters
@@ -228,6 +250,7 @@ default="random"
         self.random_state = random_state
         self.n_jobs = n_jobs
         self.verbose = verbose
+        self.time_budget = time_budget
         self.method = method
 
     def __sklearn_clone__(self):
@@ -401,6 +424,7 @@ default="random"
         self : object
         """
         self._validate_params()
+        deadline = None if self.time_budget is None else Deadline(self.time_budget)
         rng = check_random_state(self.random_state)
         Xe, numeric, frame = self._encode(X, reset=True)
         self.categorical_columns_ = [] if frame is None else \
@@ -420,8 +444,18 @@ default="random"
             search_input = self._search_input(frame, numeric)
         else:
             search_input = Xe
-        self.search_.fit(search_input)
+        k_estimate = search_budget = None
+        if deadline is not None and "time_budget" in self.search_.get_params() and \
+                "time_budget" not in (self.search_params or {}):
+            k_estimate = self._k_choice_estimate(Xe, numeric.shape[1], candidates, k0, seed)
+            # What the segmenting is expected to take is set aside (at most half of what is left).
+            search_budget = max(deadline.remaining() - min(k_estimate, deadline.remaining() / 2), 1e-3)
+            self.search_.set_params(time_budget=search_budget)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TimeBudgetWarning)  # this fit warns once, for the whole fit
+            self.search_.fit(search_input)
         Z = self.search_.transform(search_input).astype(np.float64)
+        k_start = time.perf_counter()
 
         self.k_scores_, self.k_evidence_ = {}, {}
         k = k0
@@ -434,10 +468,33 @@ default="random"
         self.segment_ids_ = self._aligned_ids(X, raw, k)
         self.labels_ = self.segment_ids_[raw]
         self.segment_profiles_, self.segment_drivers_ = self._profiles(numeric, frame)
+        figures = {"search_budget": search_budget, "search_seconds": self.search_.fit_time_,
+                   "k_choice_seconds": time.perf_counter() - k_start, "k_choice_estimate": k_estimate}
+        self.time_budget_ = no_budget_summary(self.search_.fit_time_, **figures) if deadline is None \
+            else deadline.summary(**figures)
+        if deadline is not None:
+            deadline.warn_if_exceeded(type(self).__name__, stacklevel=2)
         self.provenance_ = record_provenance(self, Xe, data=X if frame is not None else np.asarray(X))  # as given
         self.provenance_["search_time_s"] = float(self.search_.search_time_)
         self.provenance_["search"] = self.search_.provenance_["settings"]
         return self
+
+    def _k_choice_estimate(self, Xe, n_numeric, candidates, k, seed):
+        """Seconds the segmenting after the search is expected to take (``time_budget``): one fit of the
+        clusterer at ``k`` on up to 2,000 rows of a random ``n_components``-wide projection of the table, timed,
+        times the fits the k choice makes (every k and the final one on every row, the stability splits of the
+        first k tried on halves of the 2,000)."""
+        start = time.perf_counter()
+        projection = np.random.RandomState(0)  # its own generator: the fit's draws stay as without a budget
+        X = self._selection_space(Xe, n_numeric)
+        rows = projection.choice(len(X), min(len(X), _K_SELECTION_ROWS), replace=False)
+        probe = X[rows] @ projection.normal(size=(X.shape[1], self.n_components))
+        self._make_clusterer(k, seed).fit(probe)
+        one_fit = time.perf_counter() - start
+        if len(candidates) == 1:
+            return _K_ESTIMATE_FACTOR * one_fit * len(X) / len(rows)
+        fits = (len(candidates) + 1) * len(X) / len(rows) + _K_STABILITY_TRIES * get_config()["stability_splits"]
+        return _K_ESTIMATE_FACTOR * one_fit * fits
 
     def _search_input(self, frame, numeric):
         """The table as the search estimator sees it natively: imputed numbers, raw categories."""

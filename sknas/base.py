@@ -27,6 +27,7 @@ from .evaluation import efficiency_report
 from .io.provenance import record_provenance
 from .space import build_network
 from .warmstart.transfer import reference_embedding
+from .training.deadline import Deadline, no_budget_summary
 from .training import (
     OBJECTIVES,
     SEED_MAX,
@@ -69,10 +70,13 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         "verbose": ["verbose"],
         "categorical_features": [None, StrOptions({"from_dtype"}), "array-like"],
         "handle_unknown": [StrOptions({"error", "ignore"})],
+        "time_budget": [None, Interval(numbers.Real, 0, None, closed="neither")],
     }
 
     #: BatchNorm needs 2 rows to train; searches need 3 to score a clustering.
     _min_samples = 2
+    #: The running fit's clock when ``time_budget`` is set (sknas.training.deadline); never kept after fit.
+    _deadline = None
 
     # -- fit --------------------------------------------------------------
     def fit(self, X, y=None):
@@ -92,6 +96,20 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             The fitted estimator.
         """
         self._validate_params()
+        self._deadline = self._open_deadline()  # the budget counts from here
+        try:
+            self._fit(X, y)
+            if self._deadline is not None:
+                self._deadline.warn_if_exceeded(type(self).__name__)
+            return self
+        finally:
+            self.__dict__.pop("_deadline", None)
+
+    def _open_deadline(self):
+        """The clock of a fit with a ``time_budget`` (None without one)."""
+        return None if self.time_budget is None else Deadline(self.time_budget)
+
+    def _fit(self, X, y):
         X = validate_input(self, X, reset=True, ensure_min_samples=self._min_samples)
         if y is not None:
             y = np.asarray(y)
@@ -120,8 +138,23 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         self.n_components_ = architecture.output_width(Xs.shape[1], self.n_components)
         self.efficiency_ = self._efficiency(architecture)
         self.fit_time_ = time.perf_counter() - start
+        self.time_budget_ = self._time_budget_summary()
         self.provenance_ = record_provenance(self, X)  # versions, seed, data hash, settings (sknas.save keeps it)
         return self
+
+    def _time_budget_summary(self, **figures):
+        """``time_budget_``: the budget and the seconds used, the final network's epochs trained and planned."""
+        trained = len(self.net_.history)
+        planned = self.net_.max_epochs if trained else 0
+        figures = {"final_epochs": trained, "final_epochs_planned": planned, "final_time_limited": trained < planned,
+                   **figures}
+        if self._deadline is None:
+            return no_budget_summary(self.fit_time_, **figures)
+        return self._deadline.summary(**figures)
+
+    def _final_time_limit(self):
+        """Seconds the final network may train (None: no ``time_budget``)."""
+        return None if self._deadline is None else self._deadline.final_limit()
 
     def _fit_rng(self):
         """The generator behind every random draw of ``fit`` (split, seeds, proposals)."""
@@ -162,7 +195,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
             trains = self._initialize_weights(net)
             if net.optimizer_ is not None and trains:
                 try:
-                    net.fit_data(self._loss_data(objective, Xs, y))
+                    net.fit_data(self._loss_data(objective, Xs, y), time_limit=self._final_time_limit())
                 except CandidateFailure as exc:
                     raise RuntimeError(f"Training the final network {architecture} failed: {exc.reason}. "
                                        "Try a smaller learning_rate.") from None

@@ -98,6 +98,10 @@ class NeuralFeatureMap(BaseNeuralTransformer):
         fitted ``init`` or with ``fine_tune=False``.
     alignment_weight : float, default=1.0
         Weight of the alignment loss against the objective's.
+    time_budget : float or None, default=None
+        Seconds ``fit`` may take in all: the network stops training after the epoch that crosses what is
+        left of them (at least one epoch), and ``fit`` ends within 1.1 times the budget when it covers
+        that epoch (else it warns once, ``TimeBudgetWarning``). None: train every epoch.
 
     Attributes
     ----------
@@ -108,6 +112,10 @@ class NeuralFeatureMap(BaseNeuralTransformer):
     objective_ : str
     device_ : torch.device
     search_time_, fit_time_ : float
+    time_budget_ : dict
+        ``budget`` (``time_budget``), ``used`` (seconds), ``ratio`` (used / budget), ``within_tolerance``
+        (used at most 1.1 x budget; None without a budget), ``final_epochs`` (trained),
+        ``final_epochs_planned`` and ``final_time_limited`` (the budget stopped the training early).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
     is_categorical_ : ndarray of bool or None
@@ -157,7 +165,7 @@ class NeuralFeatureMap(BaseNeuralTransformer):
     def __init__(self, architecture=None, n_components=8, n_clusters=8, *, objective="auto", max_epochs="auto",
                  batch_size=512, learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None,
                  verbose=0, categorical_features="from_dtype", handle_unknown="error", init=None, fine_tune=True,
-                 adapter="auto", alignment=None, alignment_weight=1.0):
+                 adapter="auto", alignment=None, alignment_weight=1.0, time_budget=None):
         self.architecture = architecture
         self.n_components = n_components
         self.n_clusters = n_clusters
@@ -176,6 +184,7 @@ class NeuralFeatureMap(BaseNeuralTransformer):
         self.adapter = adapter
         self.alignment = alignment
         self.alignment_weight = alignment_weight
+        self.time_budget = time_budget
 
     def __sklearn_clone__(self):
         return clone_keeping_init(self)  # a fitted init stays fitted (clone would unfit it)

@@ -43,7 +43,7 @@ FORMAT = "sknas-search-checkpoint"
 VERSION = 2
 #: Parameters that may change between the interrupted fit and the resuming one: budgets and
 #: reporting.  A changed n_jobs or max_trials that alters the proposals is caught by replay itself.
-RESUMABLE_CHANGES = frozenset({"checkpoint", "verbose", "n_jobs", "max_trials", "max_time"})
+RESUMABLE_CHANGES = frozenset({"checkpoint", "verbose", "n_jobs", "max_trials", "max_time", "time_budget"})
 #: Keys the search loop adds to an evaluated record; stripped before a replayed record re-enters it.
 _LOOP_KEYS = ("trial", "cached", "step")
 
@@ -179,8 +179,8 @@ class SearchJournal:
         if saved["estimator"] != journal.estimator or saved["params"] != journal.params:
             raise CheckpointError(
                 f"Checkpoint {os.fspath(path)!r} was written by a {saved['estimator']} search with other "
-                "parameters or sknas.config settings; only checkpoint, verbose, n_jobs, max_trials and max_time "
-                "may change when resuming. "
+                "parameters or sknas.config settings; only checkpoint, verbose, n_jobs, max_trials, max_time and "
+                "time_budget may change when resuming. "
                 "Remove the file or pass another checkpoint path to start afresh.")
         return journal, rng_from_state(saved["initial_rng"])
 

@@ -20,7 +20,7 @@ from abc import abstractmethod
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed, parallel_config
+from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils._param_validation import Interval, StrOptions
 from threadpoolctl import threadpool_limits
@@ -44,6 +44,7 @@ from ..training import SEED_MAX, as_float32_rows, embed, encoder_device
 from ..training.budget import batches_per_epoch
 from ..warmstart.transfer import INIT_CONSTRAINT, clone_keeping_init, init_architectures
 from . import candidates as candidate_evaluation  # the module; "candidates" names lists of them below
+from .clock import SearchClock
 
 #: The scorings on the silhouette's [-1, 1] scale, where a network must beat the best fixed map by
 #: sknas.config's fixed_map_margin (see _prefer_fixed_map); other scorings compare plainly.
@@ -107,7 +108,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                  search_space=None, max_trials=10, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, checkpoint=None, categorical_features="from_dtype", handle_unknown="error",
-                 init=None):
+                 init=None, time_budget=None):
         self.n_components = n_components
         self.n_clusters = n_clusters
         self.objective = objective
@@ -127,6 +128,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self.categorical_features = categorical_features
         self.handle_unknown = handle_unknown
         self.init = init
+        self.time_budget = time_budget
 
     _min_samples = 3
 
@@ -190,8 +192,19 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         """Words after the class name in the checkpoint deprecation (e.g. a parameter that decides it)."""
         return ""
 
+    def _open_deadline(self):
+        return None if self.time_budget is None else SearchClock(self.time_budget)
+
+    def _parallel(self):
+        """Candidates trained at once (worker processes on the CPU)."""
+        return 1 if self.n_jobs in (None, 1) or self.device_.type == "cuda" else effective_n_jobs(self.n_jobs)
+
     def _select_architecture(self, context):
         space = self._resolved_space()
+        if self._deadline is not None:  # the fit's shape, for the clock's estimates
+            n_rows = len(context["X"])
+            self._deadline.configure(n_rows=n_rows, n_train=len(context["X_train"]), final_epochs=self._epochs(n_rows),
+                                     batch_size=self.batch_size, parallel=self._parallel())
         # before anything trains: bad init fails fast
         self._init_archs = init_architectures(self.init, space, X=context["X"], n_clusters=self.n_clusters)
         # The fixed maps' seed (see _evaluate_candidate): read from a copy, so the draws are as before.
@@ -233,6 +246,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             best = pool[0]
         for record in history:  # the judge is done with the embeddings; the history stays small to pickle
             record.pop("embedding", None)
+            record.setdefault("time_limited", False)  # records no time_budget limited (SearchClock.observe)
+            record.setdefault("budget_left", None)
         self.search_history_ = history
         self.best_score_ = best.get("selection_score", best["score"])
         self.runner_ups_ = self._runner_ups(best, valid)
@@ -265,6 +280,9 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         if nmi < threshold:
             return architecture, net
         for fallback in (r["architecture"] for r in self.runner_ups_ if not r["restates_column"]):
+            if self._deadline is not None and not self._deadline.final_fits(fallback):
+                self._deadline.final_check_skipped = True  # no time left to train it: keep the chosen one
+                break
             other = self._train_final(fallback, Xs, y, seed=rng.randint(SEED_MAX))
             other_nmi, other_column = self._final_restatement(other, context, columns)
             if other_nmi < threshold:
@@ -374,6 +392,13 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                 # Fixed maps (raw features, LDA) train nothing, so low fidelity would only fit them on
                 # fewer rows: they always see the full training split.
                 keys = [(arch, None if arch.head in FIXED_HEADS else fidelity) for arch, _ in proposals]
+                if history and self._deadline is not None:  # a time_budget: the proposals that fit, in order
+                    n_fit = self._deadline.n_fitting(
+                        [arch for arch, _ in proposals], [key in cache for key in keys], len(step_data["X_train"]),
+                        candidate_evaluation.candidate_epochs(step_data, step_settings))
+                    if not n_fit:
+                        break
+                    proposals, seeds, keys = proposals[:n_fit], seeds[:n_fit], keys[:n_fit]
                 fresh, seen = [], set()  # first occurrence of each genome not yet in the cache
                 for i, key in enumerate(keys):
                     if key not in cache and key not in seen:
@@ -481,16 +506,32 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         n_jobs = 1 if self.n_jobs is None else self.n_jobs
         # One GPU trains candidates one after another: seeded() serialises torch's global RNG, and worker
         # processes would each hold a CUDA context. fit says so when n_jobs asks for more (_warn_n_jobs).
+        clock = self._deadline  # with a time_budget, each network trains at most its share of the time left
         if n_jobs == 1 or len(candidates) == 1 or self.device_.type == "cuda":
-            return [candidate_evaluation.evaluate_candidate(a, s, data, settings) for a, s in zip(candidates, seeds)]
+            if clock is None:
+                return [candidate_evaluation.evaluate_candidate(a, s, data, settings)
+                        for a, s in zip(candidates, seeds)]
+            return clock.evaluate_each(candidate_evaluation.evaluate_candidate, candidates, seeds, data, settings)
         # Separate processes: each candidate has its own torch RNG and threads,
         # so results do not depend on n_jobs.
         settings = {**settings, "n_threads": 1}
-        return Parallel(n_jobs=n_jobs)(delayed(candidate_evaluation.evaluate_candidate)(a, s, data, settings)
-                                       for a, s in zip(candidates, seeds))
+        left = None if clock is None else clock.remaining()
+        limited = settings if clock is None else clock.limited(settings, candidates, self._parallel())
+        records = Parallel(n_jobs=n_jobs)(delayed(candidate_evaluation.evaluate_candidate)(a, s, data, limited)
+                                          for a, s in zip(candidates, seeds))
+        return records if clock is None else clock.observe(records, data, settings, left)
 
     def _out_of_time(self, context):
-        return self.max_time is not None and time.perf_counter() - context["start"] > self.max_time
+        if self.max_time is not None and time.perf_counter() - context["start"] > self.max_time:
+            return True
+        return self._deadline is not None and self._deadline.search_spent()
+
+    def _time_budget_summary(self, **figures):
+        clock = self._deadline
+        return super()._time_budget_summary(
+            search_seconds=self.search_time_, n_time_limited=sum(bool(r["time_limited"]) for r in self.search_history_),
+            search_stopped_by_budget=clock is not None and clock.stopped,
+            final_check_skipped=clock is not None and clock.final_check_skipped, **figures)
 
     def _progress_bar(self):
         if not self.verbose:

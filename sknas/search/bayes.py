@@ -156,7 +156,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
 
     Parameters
     ----------
-    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, batch_size,
+    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, time_budget, batch_size,
     learning_rate, validation_fraction, device, random_state, verbose
         As in :class:`RandomFeatureSearch`.
     max_trials : int, default=40
@@ -207,7 +207,7 @@ class BayesFeatureSearch(BaseFeatureSearch):
         The last ``rank_correlation``: how well the surrogate ranked what it
         proposed.
     architecture_, net_, search_history_, best_score_, runner_ups_, pareto_front_, search_time_, fit_time_,
-    efficiency_, n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_
+    time_budget_, efficiency_, n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_
         As in :class:`RandomFeatureSearch`; each record also has ``source``
         (``"fallback"``, ``"initial"`` or ``"surrogate"``); surrogate-guided
         ones carry ``predicted``, ``predicted_std`` and ``acquisition``.
@@ -251,14 +251,14 @@ class BayesFeatureSearch(BaseFeatureSearch):
                  verbose=0, n_initial=10, surrogate="gp", acquisition="ei", kappa=2.0, n_candidates=200,
                  checkpoint=None,
                  categorical_features="from_dtype", handle_unknown="error", n_proposals=1,
-                 init=None):
+                 init=None, time_budget=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
                          categorical_features=categorical_features, handle_unknown=handle_unknown,
-                         init=init)
+                         init=init, time_budget=time_budget)
         self.n_initial = n_initial
         self.surrogate = surrogate
         self.acquisition = acquisition

@@ -44,6 +44,9 @@ from .candidates import SEARCH_DATA_KEYS
 _SKIP_STOP_PATIENCE = 3
 #: Gumbel temperature annealed linearly from the first to the second value (GDAS).
 _TAU = (10.0, 0.1)
+#: Share of a ``time_budget`` the supernet may train for; the candidates it proposes and the final network
+#: share the rest.
+SUPERNET_BUDGET_SHARE = 1 / 3
 
 
 # -- the pieces of the strategy, standalone so they can be tested ------------------------------------
@@ -290,6 +293,10 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         skipped.  Used here as follows: evaluated beside the discretised path and the fallbacks (the
         architecture weights alpha are not seeded from them), so the shared score can pick one. Stored
         untouched: the estimator passed is never modified.
+    time_budget : float or None, default=None
+        Seconds ``fit`` may take in all (see :class:`RandomFeatureSearch`): the supernet trains for at most
+        a third of them (it stops when another epoch would cross that), the candidates it proposes and the
+        final network share the rest. None: no budget.
 
     Attributes
     ----------
@@ -325,6 +332,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
     best_score_ : float
     pareto_front_ : list of dict
     search_time_, fit_time_ : float
+    time_budget_ : dict
+        As in :class:`RandomFeatureSearch`.
     efficiency_ : dict
     n_trials_ : int
     n_components_ : int
@@ -377,14 +386,14 @@ class DARTSFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, order="first", relaxation="softmax", arch_learning_rate=3e-3, arch_weight_decay=1e-3,
                  warmup_epochs=5, max_skip=1, skip_share_stop=0.5, checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error", init=None):
+                 categorical_features="from_dtype", handle_unknown="error", init=None, time_budget=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
                          categorical_features=categorical_features, handle_unknown=handle_unknown,
-                         init=init)
+                         init=init, time_budget=time_budget)
         self.order = order
         self.relaxation = relaxation
         self.arch_learning_rate = arch_learning_rate
@@ -422,6 +431,12 @@ class DARTSFeatureSearch(BaseFeatureSearch):
             if source == "darts":
                 record["supernet_score"] = self.supernet_score_
         return records
+
+    def _out_of_time(self, context):
+        """After a supernet epoch: ``max_time`` is spent, or another epoch would cross its share of the budget."""
+        clock = self._deadline
+        return super()._out_of_time(context) or (clock is not None and clock.step_over(
+            (1 - SUPERNET_BUDGET_SHARE) * clock.seconds, step=self.supernet_history_[-1]["dur"]))
 
     def _supernet_ops(self, space):
         return tuple(dict.fromkeys(tuple(space.ops) + PARAMETER_FREE_OPS))

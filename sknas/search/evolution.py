@@ -85,7 +85,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
 
     Parameters
     ----------
-    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, batch_size,
+    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, time_budget, batch_size,
     learning_rate, validation_fraction, device, random_state, n_jobs, verbose
         As in :class:`RandomFeatureSearch`.
     max_trials : int, default=40
@@ -137,7 +137,7 @@ class EvoFeatureSearch(BaseFeatureSearch):
         The winner's record, its first parent's, and so on back to the initial
         population.
     architecture_, net_, search_history_, best_score_, pareto_front_, search_time_, fit_time_, efficiency_,
-    n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_
+    time_budget_, n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_
         As in :class:`RandomFeatureSearch`; each record also has ``parents``
         (trial ids), ``generation``, ``cached`` and ``fidelity`` (training
         rows and epochs, or None for full training).
@@ -174,14 +174,14 @@ class EvoFeatureSearch(BaseFeatureSearch):
                  verbose=0, population_size=10, n_generations=None, tournament_size=3, mutation_rate=1.0,
                  crossover_rate=0.3, aging=True, elitism=1, min_fidelity=0.25, batch_candidates=False,
                  checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error", init=None):
+                 categorical_features="from_dtype", handle_unknown="error", init=None, time_budget=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
                          categorical_features=categorical_features, handle_unknown=handle_unknown,
-                         init=init)
+                         init=init, time_budget=time_budget)
         self.population_size = population_size
         self.n_generations = n_generations
         self.tournament_size = tournament_size
@@ -270,6 +270,10 @@ class EvoFeatureSearch(BaseFeatureSearch):
             for i, record in zip(others, super()._evaluate_many([candidates[i] for i in others],
                                                                 [seeds[i] for i in others], data, settings)):
                 records[i] = record
+        clock = self._deadline  # with a time_budget, the batched run gets the networks' share of the time left
+        left = None if clock is None else clock.remaining()
+        if clock is not None:
+            settings = clock.limited(settings, [candidates[i] for i in batchable], parallel=len(batchable))
         start = time.perf_counter()
         with parallel_config(backend="sequential"):
             results = train_population(
@@ -290,6 +294,8 @@ class EvoFeatureSearch(BaseFeatureSearch):
             finish_record(record, data["X_train"].shape[1], settings, time.perf_counter())
             record["time"] = share
             records[i] = record
+        if clock is not None:
+            clock.observe([records[i] for i in batchable], data, settings, left)
         return records
 
     # -- analysis -------------------------------------------------------------------------------------------

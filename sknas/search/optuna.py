@@ -143,7 +143,7 @@ class OptunaFeatureSearch(BaseFeatureSearch):
 
     Parameters
     ----------
-    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, batch_size,
+    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, time_budget, batch_size,
     learning_rate, validation_fraction, device, random_state, n_jobs, verbose, checkpoint,
     categorical_features, handle_unknown
         As in :class:`RandomFeatureSearch`.
@@ -173,7 +173,7 @@ class OptunaFeatureSearch(BaseFeatureSearch):
     pareto_front_ : list of dict
         Valid candidates not dominated in ``objectives`` (with one objective:
         in score and params, as in every search), best score first.
-    architecture_, net_, search_history_, best_score_, runner_ups_, final_check_, search_time_, fit_time_,
+    architecture_, net_, search_history_, best_score_, runner_ups_, final_check_, search_time_, fit_time_, time_budget_,
     efficiency_, n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_,
     is_categorical_
         As in :class:`RandomFeatureSearch`; each record also has ``source``
@@ -217,14 +217,14 @@ class OptunaFeatureSearch(BaseFeatureSearch):
                  search_space=None, max_trials=40, max_epochs="auto", max_time=None, batch_size=512,
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, sampler="auto", objectives=("score",), checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error", init=None):
+                 categorical_features="from_dtype", handle_unknown="error", init=None, time_budget=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
                          categorical_features=categorical_features, handle_unknown=handle_unknown,
-                         init=init)
+                         init=init, time_budget=time_budget)
         self.sampler = sampler
         self.objectives = objectives
 

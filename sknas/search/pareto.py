@@ -152,7 +152,7 @@ class ParetoFeatureSearch(BaseFeatureSearch):
 
     Parameters
     ----------
-    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, batch_size,
+    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, time_budget, batch_size,
     learning_rate, validation_fraction, device, random_state, n_jobs, verbose
         As in :class:`RandomFeatureSearch`.  With a pool-level ``scoring``
         (``"consensus"``...) the front still uses each candidate's ``score``.
@@ -196,7 +196,7 @@ class ParetoFeatureSearch(BaseFeatureSearch):
         Per generation, the hypervolume of the front found so far, objectives
         normalised to [0, 1] by the best and worst values of the whole search and
         the reference point at 1.1: non-decreasing, comparable within one fit.
-    architecture_, net_, search_history_, best_score_, runner_ups_, search_time_, fit_time_, efficiency_,
+    architecture_, net_, search_history_, best_score_, runner_ups_, search_time_, fit_time_, time_budget_, efficiency_,
     n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_
         As in :class:`RandomFeatureSearch`, for the selected candidate; each
         record also has ``parents`` (trial ids) and ``generation``.
@@ -230,14 +230,14 @@ class ParetoFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, objectives=("score", "params"), population_size=10, mutation_rate=1.0,
                  crossover_rate=0.3, select="knee", max_params=None, max_latency_ms=None, checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error", init=None):
+                 categorical_features="from_dtype", handle_unknown="error", init=None, time_budget=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
                          categorical_features=categorical_features, handle_unknown=handle_unknown,
-                         init=init)
+                         init=init, time_budget=time_budget)
         self.objectives = objectives
         self.population_size = population_size
         self.mutation_rate = mutation_rate

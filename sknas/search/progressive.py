@@ -104,7 +104,7 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
 
     Parameters
     ----------
-    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, batch_size,
+    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, time_budget, batch_size,
     learning_rate, validation_fraction, device, random_state, n_jobs, verbose
         As in :class:`RandomFeatureSearch`.
     max_trials : int, default=200
@@ -165,7 +165,7 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
     stop_reason_ : str
         ``"max_depth"``, ``"patience"``, ``"no_branches"`` or ``"budget"``.
     architecture_, net_, search_history_, best_score_, runner_ups_, pareto_front_, search_time_,
-    fit_time_, efficiency_, n_trials_, n_components_, objective_, device_, n_features_in_,
+    fit_time_, time_budget_, efficiency_, n_trials_, n_components_, objective_, device_, n_features_in_,
     feature_names_in_
         As in :class:`RandomFeatureSearch`; each record also has ``expansion_step``, ``depth``,
         ``rung`` (None for the fallbacks), ``predicted`` (the surrogate's prediction, NaN at the
@@ -205,14 +205,14 @@ class ProgressiveFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, beam_width=9, max_depth=None, patience=1, eta=3, n_rungs=2, prescreen=False,
                  checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error", init=None):
+                 categorical_features="from_dtype", handle_unknown="error", init=None, time_budget=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
                          categorical_features=categorical_features, handle_unknown=handle_unknown,
-                         init=init)
+                         init=init, time_budget=time_budget)
         self.beam_width = beam_width
         self.max_depth = max_depth
         self.patience = patience

@@ -93,8 +93,9 @@ class RandomFeatureSearch(BaseFeatureSearch):
         A JSON file the search state is saved to after every step (atomically).
         ``fit`` with an existing checkpoint resumes: the trials it holds are
         replayed, not retrained, and the result equals an uninterrupted search.
-        Only ``checkpoint``, ``verbose``, ``n_jobs``, ``max_trials`` and
-        ``max_time`` may change between the two fits (see :mod:`sknas.io.checkpoint`).
+        Only ``checkpoint``, ``verbose``, ``n_jobs``, ``max_trials``, ``max_time``
+        and ``time_budget`` may change between the two fits (see :mod:`sknas.io.checkpoint`;
+        with a ``time_budget``, what the replayed trials took is not the resumed fit's).
     categorical_features : {"from_dtype"}, array-like of int or str, bool mask or None, default="from_dtype"
         Columns to embed as categories. ``"from_dtype"``: a DataFrame's
         ``category``, ``object`` and ``string`` columns (a NumPy array has
@@ -116,6 +117,16 @@ class RandomFeatureSearch(BaseFeatureSearch):
         Given Architectures must be members of the search space; an estimator's that are not are
         skipped.  Used here as follows: evaluated first, before the fallbacks and any random draw.
         Stored untouched: the estimator passed is never modified.
+    time_budget : float or None, default=None
+        Seconds ``fit`` may take in all: the search, the final network and its check (``max_time`` only
+        stops proposing). The search stops proposing when the next candidate would not fit in the time
+        left, keeping time for the final network (estimated from the seconds the candidates took, and the
+        likeliest winner's scaled to every row); each network trains at most its share of the time left,
+        and the final network what is left at the end, each stopping after the epoch that crosses its
+        limit. ``fit`` then ends within 1.1 times the budget whenever the budget covers the minimal work
+        (the fixed maps, one epoch of each network); below that it still returns a usable model and warns
+        once (``TimeBudgetWarning``). ``time_budget_`` and each record of ``search_history_`` say what the
+        budget did. None: no budget (``max_trials`` and ``max_epochs`` decide).
 
     Attributes
     ----------
@@ -131,7 +142,9 @@ class RandomFeatureSearch(BaseFeatureSearch):
         ``selection_score``, and ``closest_column``, ``column_nmi`` and
         ``restates_column`` (the discrete input column its segments agree with
         most, their NMI, and whether that makes them a restatement, which
-        never wins while another candidate's segments are not one).
+        never wins while another candidate's segments are not one), ``time_limited``
+        (a ``time_budget`` cut its training short) and ``budget_left`` (seconds of
+        the budget left when it started; None without one).
     best_score_ : float
         The winner's selection score (its ``score``, or the pool-level score).
     runner_ups_ : list of dict
@@ -148,6 +161,13 @@ class RandomFeatureSearch(BaseFeatureSearch):
         Valid candidates not dominated in (score, params).
     search_time_, fit_time_ : float
         Seconds spent searching, and in the whole fit.
+    time_budget_ : dict
+        What the ``time_budget`` allowed and what was used: ``budget`` (None without one), ``used``
+        (seconds of the whole fit), ``ratio`` (used / budget), ``within_tolerance`` (used at most 1.1 x
+        budget), ``search_seconds``, ``search_stopped_by_budget`` (it stopped or shortened the search),
+        ``n_time_limited`` (candidates whose training it cut), ``final_epochs`` (the final network's,
+        trained), ``final_epochs_planned``, ``final_time_limited`` and ``final_check_skipped`` (no time
+        was left to retrain a runner-up, see ``final_check_``).
     efficiency_ : dict
         ``params``, ``flops`` and ``latency_ms_per_1000_rows`` of the final network (CPU).
     n_trials_ : int
@@ -190,14 +210,14 @@ class RandomFeatureSearch(BaseFeatureSearch):
                  search_space=None, max_trials=10, max_epochs="auto", max_time=None, screening=None,
                  batch_size=512, learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None,
                  n_jobs=None, verbose=0, checkpoint=None, categorical_features="from_dtype",
-                 handle_unknown="error", init=None):
+                 handle_unknown="error", init=None, time_budget=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
                          categorical_features=categorical_features, handle_unknown=handle_unknown,
-                         init=init)
+                         init=init, time_budget=time_budget)
         self.screening = screening
 
     def _propose(self, space, rng, history, n_remaining):

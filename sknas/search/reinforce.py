@@ -296,7 +296,7 @@ class RLFeatureSearch(BaseFeatureSearch):
 
     Parameters
     ----------
-    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, batch_size,
+    n_components, n_clusters, objective, scoring, search_space, max_epochs, max_time, time_budget, batch_size,
     learning_rate, validation_fraction, device, random_state, verbose
         As in :class:`RandomFeatureSearch`.
     max_trials : int, default=40
@@ -348,7 +348,7 @@ class RLFeatureSearch(BaseFeatureSearch):
         With ``weight_sharing=True``: per supernet epoch, ``epoch``,
         ``train_loss``, ``step`` and ``dur``.
     architecture_, net_, search_history_, best_score_, runner_ups_, pareto_front_, search_time_, fit_time_,
-    efficiency_, n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_
+    time_budget_, efficiency_, n_trials_, n_components_, objective_, device_, n_features_in_, feature_names_in_
         As in :class:`RandomFeatureSearch`; each record also has ``source``
         (``"fallback"``, ``"controller"`` or ``"enas"``) and, for ENAS
         candidates, ``inherited=True`` and the supernet ``path``.
@@ -391,14 +391,14 @@ class RLFeatureSearch(BaseFeatureSearch):
                  learning_rate=3e-3, validation_fraction=0.2, device="auto", random_state=None, n_jobs=None,
                  verbose=0, controller_batch_size=5, controller_hidden_size=32, controller_learning_rate=0.05,
                  entropy_weight=0.01, baseline_decay=0.8, weight_sharing=False, checkpoint=None,
-                 categorical_features="from_dtype", handle_unknown="error", init=None):
+                 categorical_features="from_dtype", handle_unknown="error", init=None, time_budget=None):
         super().__init__(n_components=n_components, n_clusters=n_clusters, objective=objective, scoring=scoring,
                          search_space=search_space, max_trials=max_trials, max_epochs=max_epochs,
                          max_time=max_time, batch_size=batch_size, learning_rate=learning_rate,
                          validation_fraction=validation_fraction, device=device, random_state=random_state,
                          n_jobs=n_jobs, verbose=verbose, checkpoint=checkpoint,
                          categorical_features=categorical_features, handle_unknown=handle_unknown,
-                         init=init)
+                         init=init, time_budget=time_budget)
         self.controller_batch_size = controller_batch_size
         self.controller_hidden_size = controller_hidden_size
         self.controller_learning_rate = controller_learning_rate
@@ -411,6 +411,13 @@ class RLFeatureSearch(BaseFeatureSearch):
 
     def _no_checkpoint_detail(self):
         return " with weight_sharing=True"
+
+    def _out_of_time(self, context):
+        """With ``weight_sharing``, after a controller step: also when another step as long would eat into the
+        time a ``time_budget`` keeps for the final network."""
+        clock = self._deadline
+        return super()._out_of_time(context) or (self.weight_sharing and clock is not None and clock.step_over(
+            clock.final_reserve() + clock.after_search()))
 
     def _make_policy(self, grammar, rng):
         seed = int(rng.randint(SEED_MAX))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 
 import torch
 from skorch import NeuralNet
@@ -55,6 +56,29 @@ class NonFiniteLossGuard(Callback):
             raise CandidateFailure(f"non-finite weights after epoch {len(net.history)}")
 
 
+class TimeUp(Exception):
+    """Raised by :class:`TimeLimit` at the end of the epoch that crossed its limit."""
+
+
+class TimeLimit(Callback):
+    """End training after the epoch that crosses ``seconds`` (counted from the start of training).
+
+    skorch's own stops (``EarlyStopping``) raise ``KeyboardInterrupt``, which :meth:`FeatureNet.fit_data`
+    re-raises as the user's Ctrl-C; this one raises :class:`TimeUp`, which ``FeatureNet.fit_loop`` ends
+    the training on, as after its last epoch. Listed last, so every other callback saw the epoch.
+    """
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def on_train_begin(self, net, **kwargs):
+        self.start_ = time.perf_counter()
+
+    def on_epoch_end(self, net, **kwargs):
+        if time.perf_counter() - self.start_ > self.seconds:
+            raise TimeUp
+
+
 class FeatureNet(NeuralNet):
     """skorch ``NeuralNet`` training an :class:`ObjectiveModel` on pre-built tensors.
 
@@ -69,10 +93,16 @@ class FeatureNet(NeuralNet):
         super().__init__(module, **kwargs)
         self.loss_data = loss_data
 
-    def fit_data(self, loss_data, epochs=None):
-        """Train on ``loss_data`` (rows already on ``self.device``)."""
+    def fit_data(self, loss_data, epochs=None, time_limit=None):
+        """Train on ``loss_data`` (rows already on ``self.device``); with ``time_limit`` (seconds), stop after
+        the epoch that crosses it (at least one epoch)."""
         self.loss_data = loss_data
         self._interrupted = False
+        if not self.initialized_:
+            self.initialize()
+        limit = None if time_limit is None else ("time_limit", TimeLimit(time_limit))
+        if limit is not None:
+            self.callbacks_.append(limit)  # for this training only, after every other callback
         try:
             # skorch only needs X to know the number of rows; batches are index slices.
             # partial_fit keeps the module as initialised (seeded) by the caller.
@@ -83,10 +113,14 @@ class FeatureNet(NeuralNet):
         finally:
             del self._interrupted
             self.loss_data = None  # never keep (or pickle) the training rows
+            if limit is not None:
+                self.callbacks_.remove(limit)
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
         try:
             return super().fit_loop(X, y, epochs=epochs, **fit_params)
+        except TimeUp:  # the time limit of fit_data: training ends as after its last epoch
+            return self
         except KeyboardInterrupt:
             self._interrupted = True  # skorch's partial_fit catches it; fit_data re-raises
             raise
