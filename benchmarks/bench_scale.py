@@ -8,7 +8,7 @@ sees at most ``search_max_rows`` rows (``sknas.config``), the neighbours objecti
 approximate above ``knn_exact_max_rows`` rows, scores use at most ``score_max_rows``, and only the final
 network trains on every row. Writes benchmarks/results/scale.json and .md (scale_darts.* for --method darts).
 
-    python benchmarks/bench_scale.py [--rows 1000000] [--features 50] [--method random] [--max-epochs 40]
+    python benchmarks/bench_scale.py [--rows 1000000] [--features 50] [--method random] [--max-epochs auto]
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ def child(args):
            "input_mb": X.nbytes / 2**20, "rss_before_transform_mb": before,
            "transform_rss_growth_mb": rss.peak - before, "architecture": str(est.architecture_),
            "n_trials": int(getattr(est, "n_trials_", 0)), "final_epochs": len(est.net_.history),
+           "candidates_converged": sum(bool(r.get("converged")) for r in est.search_history_),
            "embedding_finite": bool(np.isfinite(Z).all())}
     Path(args.child).write_text(json.dumps(out))
 
@@ -62,7 +63,8 @@ def main():
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--features", type=int, default=50)
     ap.add_argument("--method", choices=("random", "darts"), default="random")
-    ap.add_argument("--max-epochs", type=int, default=40)
+    ap.add_argument("--max-epochs", type=lambda v: v if v == "auto" else int(v), default="auto",
+                    help="the searches' max_epochs (default: 'auto', their default)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -108,7 +110,7 @@ def render(summary):
     growth_ok = res["transform_rss_growth_mb"] < 1024
     lines = [f"# Scale: {method} search on {rows:,} x {summary['features']} rows", "",
              f"Machine: {machine}. Command: `{summary['command']}`; date {summary['date']}; seed {seed}.",
-             f"Estimator: {method} search, its defaults and max_epochs={summary['max_epochs']} (40 is the default), "
+             f"Estimator: {method} search, its defaults and max_epochs={summary['max_epochs']!r} ('auto' is the default), "
              f"device='cpu', random_state={seed}; data: make_blobs, 8 centres, float64.",
              f"The child process used {res['child_cpu_s']:.0f} s of CPU in {res['wall_s']:.0f} s of wall time: "
              "other workers' jobs shared the 2 cores.", "",
