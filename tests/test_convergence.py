@@ -122,3 +122,14 @@ def test_an_explicit_budget_or_min_share_one_trains_every_candidate_fully():
     with config_context(convergence_min_share=1.0):
         full = RandomFeatureSearch(**common).fit(X)
     assert {r["n_updates"] for r in full.search_history_ if r["n_updates"]} == {1000}
+
+
+def test_where_a_candidate_stops_does_not_depend_on_n_jobs():
+    X, _ = make_blobs(150, n_features=4, centers=3, random_state=2)
+    common = {"n_components": 2, "n_clusters": 3, "max_trials": 3, "search_space": SPACE, "random_state": 0,
+              "device": "cpu"}
+    one = RandomFeatureSearch(n_jobs=1, **common).fit(X)
+    two = RandomFeatureSearch(n_jobs=2, **common).fit(X)
+    assert [r["n_updates"] for r in one.search_history_] == [r["n_updates"] for r in two.search_history_]
+    assert [r["converged"] for r in one.search_history_] == [r["converged"] for r in two.search_history_]
+    assert str(one.architecture_) == str(two.architecture_)

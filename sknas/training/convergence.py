@@ -109,6 +109,7 @@ class ScorePlateau:
     def _figure(self, encoder):
         from sklearn.cluster import KMeans
         from sklearn.metrics import silhouette_score
+        from threadpoolctl import threadpool_limits
 
         from .trainer import embed
 
@@ -118,7 +119,10 @@ class ScorePlateau:
         k = min(self.n_clusters, len(Z) - 1)
         if k < 2 or not np.isfinite(Z).all() or np.ptp(Z, axis=0).max() == 0:
             return -1.0  # nothing to cluster (yet)
-        labels = KMeans(k, n_init=3, random_state=self.random_state).fit_predict(Z)
-        if len(np.unique(labels)) < 2:
-            return -1.0
-        return float(silhouette_score(Z, labels))
+        # One thread, as candidate scoring: KMeans' sums depend on the thread count, and where a candidate
+        # stops must not depend on n_jobs (a worker process runs with other thread limits).
+        with threadpool_limits(limits=1):
+            labels = KMeans(k, n_init=3, random_state=self.random_state).fit_predict(Z)
+            if len(np.unique(labels)) < 2:
+                return -1.0
+            return float(silhouette_score(Z, labels))
