@@ -238,8 +238,9 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         linear and label-free LDA maps), in that order, as many as fit.
     max_epochs : int or "auto", default="auto"
         Epoch budget of the supernet, of each retrained candidate and of the final network.
-        ``"auto"``: 40 epochs for the supernet; for the candidates and the final network enough
-        epochs for 1,000 optimizer updates and at least 40 (see :class:`RandomFeatureSearch`).
+        ``"auto"``: 40 epochs for the supernet; for the candidates and the final network at most
+        enough epochs for 1,000 optimizer updates and at least 40, stopping once a candidate's
+        clusters stop sharpening (see :class:`RandomFeatureSearch`).
     max_time : float or None, default=None
         Stop training the supernet after the epoch that crosses this many seconds.
     batch_size : int, default=512

@@ -63,11 +63,13 @@ class RandomFeatureSearch(BaseFeatureSearch):
     max_trials : int, default=10
         Candidates to evaluate.
     max_epochs : int or "auto", default="auto"
-        Epochs each candidate and the final network train (candidates train the whole budget and
-        keep their last weights, as the final network does). ``"auto"``: enough epochs for 1,000
-        optimizer updates and at least 40 (on 500 rows at batch 512: 1,000 epochs; above 12,800 rows:
-        40), because an epoch of a small table is one or two updates (see
-        :mod:`sknas.training.budget`).
+        Epochs each candidate and the final network train (candidates keep their last weights, as
+        the final network does). ``"auto"``: at most enough epochs for 1,000 optimizer updates and
+        at least 40 (on 500 rows at batch 512: 1,000 epochs; above 12,800 rows: 40), because an
+        epoch of a small table is one or two updates (see :mod:`sknas.training.budget`); a candidate
+        stops earlier once its clusters stop sharpening, and the final network then trains as many
+        updates as the winner did (:mod:`sknas.training.convergence`; about half the budget on small
+        tables). An int is trained in full.
     max_time : float or None, default=None
         Stop proposing candidates after this many seconds.
     screening : float in (0, 1) or None, default=None
