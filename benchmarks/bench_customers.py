@@ -14,11 +14,16 @@ categories, the same column handling) at the k AutoSegmenter chose, and KMeans w
 silhouette on that table (2..10), the classical automatic recipe.
 
     python benchmarks/bench_customers.py [--tables dev|held|NAME ...] [--seeds 0 1] [--stem customers_dev]
+        [--search-params '{"screening": 0.2}']
+
+``--search-params`` (JSON) is passed as ``AutoSegmenter(search_params=...)``, to try a search setting on these
+tables before it becomes a default.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import warnings
@@ -82,7 +87,7 @@ def measures(frame, labels):
             "max_column_nmi": nmi, "closest_column": column}
 
 
-def run(tables, seeds):
+def run(tables, seeds, search_params=None):
     rows = []
     for name in tables:
         frame = load(name)
@@ -91,11 +96,12 @@ def run(tables, seeds):
             start = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                seg = AutoSegmenter(random_state=seed).fit(frame)
+                seg = AutoSegmenter(random_state=seed, search_params=search_params).fit(frame)
             wall = time.perf_counter() - start
             labels = seg.labels_
             row = {"table": name, "rows": len(frame), "columns": frame.shape[1], "seed": seed,
-                   "recipe": "sknas AutoSegmenter (defaults)", **measures(frame, labels), "wall_s": wall,
+                   "recipe": "sknas AutoSegmenter (defaults)" if not search_params else
+                   f"sknas AutoSegmenter (search_params={search_params})", **measures(frame, labels), "wall_s": wall,
                    "map": str(seg.search_.architecture_),
                    "seed_ari": float(adjusted_rand_score(previous, labels)) if previous is not None else None}
             previous = labels
@@ -116,14 +122,17 @@ def main(argv=None):
     parser.add_argument("--tables", nargs="+", default=["dev"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--stem", default=None)
+    parser.add_argument("--search-params", type=json.loads, default=None,
+                        help="JSON dict passed as AutoSegmenter(search_params=...)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     tables = [t for group in args.tables for t in
               (DEVELOPMENT if group == "dev" else HELD_BACK if group == "held" else [group])]
-    rows = run(tables, args.seeds)
+    rows = run(tables, args.seeds, args.search_params)
     lines = [f"# AutoSegmenter defaults on real customer tables ({', '.join(tables)})", "",
              machine_header("python benchmarks/bench_customers.py " + " ".join(argv or sys.argv[1:]),
-                            "AutoSegmenter(random_state=seed), every other parameter at its default"), "",
+                            f"AutoSegmenter(random_state=seed, search_params={args.search_params}), every other "
+                            "parameter at its default"), "",
              "| table | rows x columns | seed | recipe | k | smallest share | max NMI with one column | column | "
              "ARI with previous seed | fit (s) | map |", "|" + "---|" * 11]
     for r in rows:
