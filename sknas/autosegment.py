@@ -43,6 +43,12 @@ _K_STABILITY_TRIES = 2
 #: on make_customers and digits (KMeans iterates longer on a learned embedding; the profiles), so the search
 #: left too little for it (``benchmarks/bench_time_budget.py``).
 _K_ESTIMATE_FACTOR = 2.5
+#: ``feature_map="random"`` searches with successive halving (``RandomFeatureSearch(screening=0.2)``): on the
+#: development customer tables it gave the same segments' k, shares and column NMI as the full search, agreed
+#: across seeds on all three (ARI 0.87-1.0, against 0.35 on health insurance without it) and fitted 1.1-2x
+#: faster (``benchmarks/results/customers_dev_screening.md``, ``customers_dev_convergence.md``).
+#: ``search_params={"screening": None}`` trains every network fully.
+_RANDOM_SEARCH_SCREENING = 0.2
 _MISSING = "(missing)"
 
 
@@ -69,8 +75,8 @@ class AutoSegmenter(ClusterMixin, ClassNamePrefixFeaturesOutMixin, TransformerMi
     ----------
     feature_map : {"random", "darts", "evo", "pareto", "progressive", "rl", "bayes", "none"} or estimator, \
 default="random"
-        What learns the embedding: a search method by name (``RandomFeatureSearch``,
-        ``DARTSFeatureSearch``, ``EvoFeatureSearch``, ...; ``"none"`` is
+        What learns the embedding: a search method by name (``RandomFeatureSearch``, with successive
+        halving: ``screening=0.2``; ``DARTSFeatureSearch``, ``EvoFeatureSearch``, ...; ``"none"`` is
         :class:`~sknas.NeuralFeatureMap`), or any sknas estimator instance
         (cloned; its own settings are kept, only ``n_clusters`` and
         ``random_state`` are set).
@@ -352,6 +358,8 @@ default="random"
                   "device": self.device, "random_state": rng.randint(2**31 - 1), "verbose": self.verbose}
         if "max_trials" in search.get_params():
             params.update(max_trials=self.max_trials, n_jobs=self.n_jobs)
+        if feature_map == "random":
+            params["screening"] = _RANDOM_SEARCH_SCREENING
         if isinstance(feature_map, BaseNeuralTransformer):
             params = {"n_clusters": k, "random_state": params["random_state"]}
         params.update(self.search_params or {})

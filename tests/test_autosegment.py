@@ -72,6 +72,17 @@ def test_mixed_table_and_profiles(table):
     assert seg.provenance_["data"]["columns"] == list(frame.columns)
 
 
+def test_random_feature_map_screens_by_default_and_search_params_override(blobs):
+    X, _ = blobs
+    params = {**FAST_AUTO, "n_clusters": 4, "max_trials": 5}
+    screened = AutoSegmenter(**params).fit(X)
+    assert screened.search_.screening == 0.2
+    assert any(r.get("fidelity") is not None for r in screened.search_.search_history_)  # screened networks
+    full = AutoSegmenter(**{**params, "search_params": {**FAST_AUTO["search_params"], "screening": None}}).fit(X)
+    assert full.search_.screening is None
+    assert all(r.get("fidelity") is None for r in full.search_.search_history_)
+
+
 def test_auto_k(blobs):
     X, _ = blobs
     seg = AutoSegmenter(**FAST_AUTO).fit(X)
