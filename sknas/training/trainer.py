@@ -104,9 +104,9 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
         Autocast dtype (e.g. ``torch.bfloat16``) on CUDA; ``None`` trains in float32.
     keep : {"best", "last"}
         ``"best"``: evaluate the validation loss every epoch, stop early on ``patience`` and restore
-        the best epoch's weights. ``"last"``: train the whole budget or until ``stop`` says so (``patience`` is ignored) and keep
-        the last weights, as the final network trains; the validation loss is evaluated once, at the
-        end. Search candidates use ``"last"``: the neighbours objective's validation loss (on the
+        the best epoch's weights. ``"last"``: train the whole budget or until ``stop`` says so
+        (``patience`` is ignored) and keep the last weights, as the final network trains; the
+        validation loss is evaluated once, at the end. Search candidates use ``"last"``: the neighbours objective's validation loss (on the
         validation rows' own, sparser neighbour graph) bottoms out long before the clusters form
         (olive oil: restored at its minimum, ARI 0.50; trained on, 1.00).
 
