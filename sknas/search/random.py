@@ -80,6 +80,7 @@ class RandomFeatureSearch(BaseFeatureSearch):
         networks and their promotions (e.g. 10 trials: 3 fixed maps, 5 screened, 2 promoted). A
         network's rank by score at 20% of its training kept the fully trained winner in its top two on
         every table measured (``benchmarks/results/candidate_budget.md``; ``docs/speed.md``).
+        :class:`~sknas.AutoSegmenter` searches with ``0.2`` by default.
     batch_size : int, default=512
     learning_rate : float, default=3e-3
     validation_fraction : float, default=0.2
