@@ -1,6 +1,7 @@
 """A candidate on the default budget stops once its clusters stop sharpening (issue 22)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -133,3 +134,13 @@ def test_where_a_candidate_stops_does_not_depend_on_n_jobs():
     assert [r["n_updates"] for r in one.search_history_] == [r["n_updates"] for r in two.search_history_]
     assert [r["converged"] for r in one.search_history_] == [r["converged"] for r in two.search_history_]
     assert str(one.architecture_) == str(two.architecture_)
+
+
+def test_the_monitor_keeps_kmeans_warnings_to_itself():
+    rows = torch.as_tensor(np.repeat(np.eye(3, dtype=np.float32), 10, axis=0))  # 3 distinct rows, 8 clusters
+    monitor = ScorePlateau(rows, n_clusters=8, budget=10, min_share=0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        monitor.should_stop(torch.nn.Identity(), 1)
+    assert caught == []
+    assert -1 <= monitor.trace[0][1] <= 1

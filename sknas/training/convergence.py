@@ -16,6 +16,7 @@ same label-free score on average as at the full budget, and the same candidate p
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -108,6 +109,7 @@ class ScorePlateau:
 
     def _figure(self, encoder):
         from sklearn.cluster import KMeans
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.metrics import silhouette_score
         from threadpoolctl import threadpool_limits
 
@@ -120,8 +122,10 @@ class ScorePlateau:
         if k < 2 or not np.isfinite(Z).all() or np.ptp(Z, axis=0).max() == 0:
             return -1.0  # nothing to cluster (yet)
         # One thread, as candidate scoring: KMeans' sums depend on the thread count, and where a candidate
-        # stops must not depend on n_jobs (a worker process runs with other thread limits).
-        with threadpool_limits(limits=1):
+        # stops must not depend on n_jobs (a worker process runs with other thread limits). KMeans warns when
+        # the rows have fewer distinct points than clusters; the monitor's figure is internal, not the user's news.
+        with threadpool_limits(limits=1), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
             labels = KMeans(k, n_init=3, random_state=self.random_state).fit_predict(Z)
             if len(np.unique(labels)) < 2:
                 return -1.0
