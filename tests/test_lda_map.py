@@ -104,3 +104,16 @@ def test_lda_map_fits_on_a_capped_subsample():
         a = builder.LDAHead(4, 2).fit_map(X, 3, random_state=1)
         b = builder.LDAHead(4, 2).fit_map(X, 3, random_state=1)
     assert torch.equal(a.weight, b.weight) and a.weight.abs().sum() > 0
+
+
+def test_lda_map_on_repeated_rows_fails_readably_not_with_an_index_error():
+    """No spread within a cluster can make scikit-learn's LDA raise an IndexError (its SVD solver indexes
+    an empty array); such restarts are skipped like other degenerate ones, so the search records why the
+    map is no good instead of a traceback's last line."""
+    from sknas import RandomFeatureSearch
+
+    X = np.repeat(np.random.RandomState(0).randn(4, 3), 10, axis=0)
+    search = RandomFeatureSearch(n_clusters=8, max_trials=3, random_state=0, device="cpu").fit(X)
+    lda = [r for r in search.search_history_ if r["architecture"].head == "lda"]
+    assert lda and all("IndexError" not in str(r["reason"]) for r in lda)
+    assert all(r["status"] == "ok" for r in lda)

@@ -96,8 +96,10 @@ class LDAHead(nn.Module):
             for seed in rng.randint(2**31 - 1, size=self.n_restarts):
                 try:
                     fitted = self._alternate(X, k, int(seed))
-                except (ValueError, np.linalg.LinAlgError):
-                    continue  # degenerate rows (too few per cluster, singular scatter) for these starts
+                # Degenerate rows for these starts: too few per cluster, a singular scatter, or (IndexError from
+                # scikit-learn's SVD solver) no within-cluster spread at all, as on a table of repeated rows.
+                except (ValueError, IndexError, np.linalg.LinAlgError):
+                    continue
                 if fitted is not None and (best is None or fitted[0] > best[0]):
                     best = fitted
         with torch.no_grad():
