@@ -30,6 +30,7 @@ import time
 
 from ..config import get_config
 from ..space.architecture import FIXED_HEADS
+from ..training.budget import batches_per_epoch
 from ..training.deadline import Deadline
 from .candidates import candidate_epochs, finish_record
 
@@ -132,7 +133,7 @@ class SearchClock(Deadline):
                 if not _is_fixed(r["architecture"]) and r["status"] == "ok" and r.get("n_epochs")]
 
     def _updates(self, rows, epochs):
-        return epochs * max(1, math.ceil(rows / self.batch_size))
+        return epochs * batches_per_epoch(rows, self.batch_size)
 
     def _trained_share(self):
         """Share of their planned epochs the networks not cut by their limit trained (a converged score stops

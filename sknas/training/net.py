@@ -18,7 +18,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, GradientNormClipping
 from torch import nn
 
-from .trainer import GRAD_CLIP, CandidateFailure, iterate_batches
+from .trainer import GRAD_CLIP, CandidateFailure, fused_adamw, iterate_batches
 
 
 class ObjectiveModel(nn.Module):
@@ -157,12 +157,6 @@ class FeatureNet(NeuralNet):
         return state
 
 
-def _fused(device):
-    """The fused AdamW kernel where torch has one (CPU, CUDA), as the search's candidates train
-    (:func:`sknas.training.trainer.make_optimizer`)."""
-    return True if torch.device(device).type in ("cpu", "cuda") else None
-
-
 def make_final_net(encoder, objective, *, max_epochs, batch_size, learning_rate, weight_decay, device,
                    grad_clip=GRAD_CLIP):
     """The skorch net that retrains the chosen architecture (same optimiser and clipping as the search)."""
@@ -173,7 +167,7 @@ def make_final_net(encoder, objective, *, max_epochs, batch_size, learning_rate,
         ObjectiveModel(encoder, objective),
         # A partial, not optimizer__weight_decay: skorch only registers the
         # "optimizer__" prefix once an optimizer exists, and the identity map has none.
-        optimizer=functools.partial(torch.optim.AdamW, weight_decay=weight_decay, fused=_fused(device)),
+        optimizer=functools.partial(torch.optim.AdamW, weight_decay=weight_decay, fused=fused_adamw(device)),
         lr=learning_rate,
         max_epochs=max_epochs,
         batch_size=batch_size,

@@ -195,15 +195,20 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
     return result
 
 
-def make_optimizer(params, learning_rate, weight_decay, device):
-    """AdamW as every network sknas trains uses it: the fused kernel on CPU and CUDA.
+def fused_adamw(device):
+    """AdamW's ``fused`` argument for ``device``: the fused kernel where torch has one (CPU, CUDA), else its
+    default. Every network sknas trains uses it (candidates here, the final network in ``net.py``).
 
     On a small table a training step is per-operation overhead, and the fused update is one op for all
     parameters instead of several per parameter tensor: a step on a 142-row table 1.70 -> 1.47 ms (CPU,
     one thread, ``docs/speed.md``).
     """
-    fused = True if torch.device(device).type in ("cpu", "cuda") else None
-    return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay, fused=fused)
+    return True if torch.device(device).type in ("cpu", "cuda") else None
+
+
+def make_optimizer(params, learning_rate, weight_decay, device):
+    """AdamW as every network sknas trains uses it (:func:`fused_adamw`)."""
+    return torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay, fused=fused_adamw(device))
 
 
 @torch.no_grad()
