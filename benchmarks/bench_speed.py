@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import math
 import platform
 import pstats
 import statistics
@@ -48,10 +49,14 @@ from sklearn.preprocessing import StandardScaler
 
 import sknas
 from sknas import AutoSegmenter, DARTSFeatureSearch, RandomFeatureSearch
+from sknas.config import config_context
 from sknas.datasets import make_customers
 
 RESULTS = Path(__file__).parent / "results"
 METHODS = ("umap+kmeans", "pca+kmeans", "darts", "random", "random+screening", "auto")
+#: A method name with this suffix runs with the race against the fixed maps turned off (sknas.config's
+#: race_headroom = inf): the same code as before the race, interleaved with it in one run.
+NO_RACE = "-norace"
 #: Phase -> the function whose cumulative time it is (matched by name; the largest entry wins, so an
 #: override calling ``super()`` is not counted twice).
 PHASES = {
@@ -74,6 +79,7 @@ def load_tables():
 
 
 def make_method(name, k, seed, n_features=10):
+    name = name.removesuffix(NO_RACE)
     if name == "umap+kmeans":
         from umap import UMAP
 
@@ -118,15 +124,17 @@ def run_one(name, X, y, k, seed, profile):
     warnings.simplefilter("ignore")
     model = make_method(name, k, seed, X.shape[1])
     prof = cProfile.Profile() if profile and name not in ("umap+kmeans", "pca+kmeans") else None
+    settings = {"race_headroom": math.inf} if name.endswith(NO_RACE) else {}
     start = time.perf_counter()
     if prof is not None:
         prof.enable()
-    labels = model.fit_predict(X) if name == "auto" else model.fit(X).predict(X)
+    with config_context(**settings):
+        labels = model.fit_predict(X) if name.startswith("auto") else model.fit(X).predict(X)
     if prof is not None:
         prof.disable()
     seconds = time.perf_counter() - start
     row = {"method": name, "seed": seed, "seconds": seconds, "ari": float(adjusted_rand_score(y, labels))}
-    if name == "auto":
+    if name.startswith("auto"):
         row["k"] = int(model.n_clusters_)
     if prof is not None:
         row["phases"] = phase_seconds(prof)

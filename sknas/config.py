@@ -62,6 +62,10 @@ convergence_tol : float, default=0.01
 convergence_min_share : float, default=0.3
     ... the share of the budget a candidate trains before it may stop; 1 turns the stop off (every
     candidate trains its whole budget).
+race_headroom : float, default=0.1
+    At those same checks a network also stops when its score (the search's own, on the scoring rows) plus
+    this is still below the best fixed map's score plus ``fixed_map_margin``: it could not win
+    (:class:`sknas.training.convergence.FixedMapRace`; ``docs/speed.md``). ``math.inf`` turns the race off.
 max_labelled_rows : int, default=2000
     Rows of a candidate's scoring rows whose cluster labels (and embedding) are kept for the judges
     that compare candidates with one another (consensus, cross-space) and with the input's discrete
@@ -123,6 +127,7 @@ _DEFAULTS = {
     "min_updates": 1000,
     "convergence_tol": 0.01,
     "convergence_min_share": 0.3,
+    "race_headroom": 0.1,
     "max_labelled_rows": 2000,
     "restatement_nmi": 0.7,
     "max_discrete_values": 10,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import math
 import numbers
 import os
@@ -411,8 +412,11 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                     group = [i for i in fresh if keys[i][1] == group_fidelity]
                     if not group:
                         continue
-                    # A record already in the checkpoint is replayed, not retrained (trial = position).
-                    evaluated = journal.evaluate(self._evaluate_contained, [len(history) + i for i in group],
+                    # A record already in the checkpoint is replayed, not retrained (trial = position). Fully
+                    # trained networks race the fixed maps scored before them (_evaluate_raced).
+                    evaluate = self._evaluate_contained if group_fidelity is not None else \
+                        functools.partial(self._evaluate_raced, history, context)
+                    evaluated = journal.evaluate(evaluate, [len(history) + i for i in group],
                                                  [proposals[i][0] for i in group], [seeds[i] for i in group],
                                                  group_fidelity, group_data, group_settings)
                     for i, record in zip(group, evaluated):
@@ -461,6 +465,45 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             "config": get_config(),
         }
 
+    def _race_bar(self, records, context):
+        """The score a network must be able to reach to keep training: the best fixed map's among ``records``
+        plus the fixed-map margin (``_prefer_fixed_map``), or None when there is nothing to race.
+
+        Only a fixed map that could win counts: a valid one whose partition restates no input column
+        (``_mark_restatements``). Scorings without a fixed-map margin (pool-level ones rank after the
+        search, callables) and an explicit ``max_epochs`` (the user's budget) are not raced.
+        """
+        scoring = self._scoring()
+        if self.max_epochs != "auto" or not isinstance(scoring, str) or scoring not in MARGIN_SCORINGS:
+            return None
+        fixed = [r for r in records if r["status"] == "ok" and r["valid"] and r["architecture"].head in FIXED_HEADS]
+        if not fixed:
+            return None
+        columns, threshold = self._discrete_score_columns(context), get_config()["restatement_nmi"]
+        plain = [r["score"] for r in fixed if column_restatement(r["labels"], columns)[0] < threshold]
+        return max(plain) + fixed_map_margin(scoring) if plain else None
+
+    def _evaluate_raced(self, earlier, context, candidates, seeds, data, settings):
+        """``_evaluate_contained``, the fixed maps first: the networks then race the best of them and of the
+        ``earlier`` records (sknas.config's ``race_headroom``, :class:`~sknas.training.convergence.FixedMapRace`).
+
+        Each candidate trains with its own seed, so the order changes no record; the records come back in
+        the order of ``candidates``.
+        """
+        order = sorted(range(len(candidates)), key=lambda i: candidates[i].head not in FIXED_HEADS)
+        n_fixed = sum(candidates[i].head in FIXED_HEADS for i in order)
+        out = [None] * len(candidates)
+        for batch in (order[:n_fixed], order[n_fixed:]):
+            if not batch:
+                continue
+            known = list(earlier) + [r for r in out if r is not None]
+            batch_settings = {**settings, "race_bar": self._race_bar(known, context)}
+            records = self._evaluate_contained([candidates[i] for i in batch], [seeds[i] for i in batch], data,
+                                               batch_settings)
+            for i, record in zip(batch, records):
+                out[i] = record
+        return out
+
     def _evaluate_contained(self, candidates, seeds, data, settings):
         """``_evaluate_many``, with a batched evaluation that runs out of memory redone one by one."""
         try:
@@ -496,7 +539,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         """
         epochs = super()._final_epochs(architecture, n_rows)
         trained = [r for r in self.search_history_ if r["architecture"] == architecture and r["status"] == "ok"
-                   and r.get("fidelity") is None and r.get("converged")]
+                   and r.get("fidelity") is None and (r.get("converged") or r.get("raced"))]
         if not trained:
             return epochs
         record = max(trained, key=lambda r: r.get("selection_score", r["score"]))

@@ -24,7 +24,7 @@ from ..space import build_network
 from ..space.architecture import FIXED_HEADS
 from ..training import WEIGHT_DECAY, as_float32_rows, embed, make_objective, resolve_epochs, seeded, train_candidate
 from ..training.budget import batches_per_epoch
-from ..training.convergence import ScorePlateau
+from ..training.convergence import FixedMapRace, ScorePlateau
 
 #: The data every candidate evaluation gets (a strategy's own search loop passes the same keys).
 SEARCH_DATA_KEYS = ("X_train", "X_valid", "X_score", "y_train", "y_valid")
@@ -100,22 +100,41 @@ def _train_and_score(record, architecture, seed, data, settings):
         # training will produce; on the default budget until its clusters stop sharpening (the final network
         # then trains for as many updates, see BaseFeatureSearch._final_epochs).
         plateau = convergence_monitor(X_score, epochs * batches_per_epoch(len(train), settings["batch_size"]),
-                                      settings, seed)
+                                      data, settings, seed)
         result = train_candidate(encoder, objective, train, valid, max_epochs=epochs,
                                  batch_size=settings["batch_size"], learning_rate=settings["learning_rate"],
                                  weight_decay=WEIGHT_DECAY, max_time=settings["max_time"], keep="last", stop=plateau)
         Z = embed(encoder, X_score).cpu().numpy().astype(np.float64)
     validation_loss = result.best_valid_loss if result.n_epochs else math.nan
-    record.update(n_updates=result.n_updates, converged=result.converged)
+    raced = plateau is not None and plateau.raced
+    record.update(n_updates=result.n_updates, converged=result.converged and not raced, raced=raced)
     score_candidate(record, Z, validation_loss, result.n_epochs, data, settings)
 
 
-def convergence_monitor(X_score, budget, settings, seed):
+def convergence_monitor(X_score, budget, data, settings, seed):
     """A :class:`~sknas.training.convergence.ScorePlateau` for a candidate on the ``max_epochs="auto"``
-    budget of ``budget`` updates, or None: an explicit ``max_epochs`` is a budget the user chose."""
+    budget of ``budget`` updates, or None: an explicit ``max_epochs`` is a budget the user chose.
+
+    With ``settings["race_bar"]`` (the score a network must reach to beat the search's best fixed map,
+    ``BaseFeatureSearch._race_bar``) it also races the network against that bar (:class:`FixedMapRace`).
+    """
     if settings["max_epochs"] != "auto":
         return None
-    return ScorePlateau(X_score, settings["n_clusters"], budget, random_state=seed % (2**31 - 1))
+    race = None
+    if settings.get("race_bar") is not None and math.isfinite(get_config()["race_headroom"]):
+        race = FixedMapRace(lambda encoder: _score_now(encoder, X_score, data, settings, seed), settings["race_bar"])
+    return ScorePlateau(X_score, settings["n_clusters"], budget, random_state=seed % (2**31 - 1), race=race)
+
+
+def _score_now(encoder, X_score, data, settings, seed):
+    """A training network's score as :func:`score_candidate` would give it now (the race's figure)."""
+    was_training = encoder.training
+    Z = embed(encoder, X_score).cpu().numpy().astype(np.float64)
+    encoder.train(was_training)
+    with threadpool_limits(limits=1), parallel_config(backend="sequential"):
+        return score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
+                               X=data.get("X_score", data["X_valid"]), validation_loss=math.nan,
+                               random_state=seed).score
 
 
 def candidate_epochs(data, settings):

@@ -113,7 +113,7 @@ class SearchClock(Deadline):
         rows, planned = len(data["X_train"]), candidate_epochs(data, settings)
         for record in records:
             trained = record["status"] == "ok" or record["reason"] == SKIPPED
-            cut = trained and not record.get("converged") and record.get("n_epochs", 0) < planned
+            cut = trained and not (record.get("converged") or record.get("raced")) and record.get("n_epochs", 0) < planned
             record["time_limited"] = bool(cut and not _is_fixed(record["architecture"]))
             record["budget_left"] = left
             self.measured.append((record, rows, planned))
@@ -169,7 +169,7 @@ class SearchClock(Deadline):
         if _is_fixed(record["architecture"]):
             return record["time"] * self.n_rows / rows  # refitted on every row
         overhead, batches = self.scoring_seconds(), self._updates(self.n_rows, 1)
-        if record.get("converged"):
+        if record.get("converged") or record.get("raced"):
             scale = (self.n_rows / batches) / (rows / self._updates(rows, 1))
         else:
             scale = self.final_updates / self._updates(rows, record["n_epochs"])

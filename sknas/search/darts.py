@@ -426,7 +426,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         candidates, sources = candidates[:self.max_trials], sources[:self.max_trials]  # the discretised path first
         seeds = [int(rng.randint(SEED_MAX)) for _ in candidates]
         data = {k: context[k] for k in SEARCH_DATA_KEYS}
-        records = self._evaluate_many(candidates, seeds, data, self._candidate_settings())
+        # The fixed maps first: the discretised path and the linear map race them (_evaluate_raced).
+        records = self._evaluate_raced([], context, candidates, seeds, data, self._candidate_settings())
         for trial, (record, source) in enumerate(zip(records, sources)):
             record.update(trial=trial, step=0, source=source)
             if source == "darts":

@@ -59,13 +59,18 @@ class ScorePlateau:
         ``convergence_min_share`` (1 turns the stop off).
     random_state : int, default=0
         Seeds KMeans (the figure must move with the network, not with KMeans' starts).
+    race : FixedMapRace or None, default=None
+        Also asked at every check from ``min_updates`` on where the figure is still rising: a network
+        that cannot catch up with the best fixed map stops too.
 
     Attributes
     ----------
     trace : list of tuple
         ``(updates, figure)`` at every check.
     converged : bool
-        Whether the monitor stopped the training.
+        Whether the monitor stopped the training because the figure converged.
+    raced : bool
+        Whether ``race`` stopped it.
 
     Examples
     --------
@@ -81,7 +86,7 @@ class ScorePlateau:
     (3, True)
     """
 
-    def __init__(self, rows, n_clusters, budget, *, tol=None, min_share=None, random_state=0):
+    def __init__(self, rows, n_clusters, budget, *, tol=None, min_share=None, random_state=0, race=None):
         config = get_config()
         self.rows = rows[:MONITOR_ROWS]
         self.n_clusters = int(n_clusters)
@@ -92,6 +97,8 @@ class ScorePlateau:
         self.random_state = random_state
         self.trace = []
         self.converged = False
+        self.raced = False
+        self.race = race
         self._smoothed = []
         self._next_check = self.every
 
@@ -105,7 +112,9 @@ class ScorePlateau:
         if updates < self.min_updates or len(self._smoothed) <= LOOKBACK_CHECKS:
             return False
         self.converged = self._smoothed[-1] - max(self._smoothed[:-LOOKBACK_CHECKS]) <= self.tol
-        return self.converged
+        if not self.converged and self.race is not None:
+            self.raced = self.race.lagging(encoder, updates)
+        return self.converged or self.raced
 
     def _figure(self, encoder):
         from sklearn.cluster import KMeans
@@ -130,3 +139,49 @@ class ScorePlateau:
             if len(np.unique(labels)) < 2:
                 return -1.0
             return float(silhouette_score(Z, labels))
+
+
+class FixedMapRace:
+    """Stop a network whose score is too far below the best fixed map's to win (issue 22, ``docs/speed.md``).
+
+    A fixed map (raw features, LDA) trains nothing, so a search scores it before its networks. A network
+    must beat the best one by sknas.config's ``fixed_map_margin`` to win (``_prefer_fixed_map``): that sum
+    is the ``bar``. At the checks of :class:`ScorePlateau` from its ``min_share`` of the budget on, the race
+    takes the network's score as the search would now; when even ``headroom`` more (the largest rise a
+    network made from such a check to its stop on the development tables, plus a margin) leaves it below
+    the bar, the rest of its budget cannot make it the winner, and it stops.
+
+    Parameters
+    ----------
+    score : callable
+        ``score(encoder)``: the network's label-free score now (the search's scoring of its scoring rows).
+    bar : float
+        The score to reach: the best fixed map's plus the fixed-map margin.
+    headroom : float or None, default=None
+        ``None``: sknas.config's ``race_headroom``.
+
+    Attributes
+    ----------
+    trace : list of tuple
+        ``(updates, score)`` at every check the race was asked.
+
+    Examples
+    --------
+    >>> race = FixedMapRace(lambda encoder: 0.50, bar=0.70, headroom=0.1)
+    >>> race.lagging(None, 300), race.trace
+    (True, [(300, 0.5)])
+    >>> FixedMapRace(lambda encoder: 0.65, bar=0.70, headroom=0.1).lagging(None, 300)
+    False
+    """
+
+    def __init__(self, score, bar, headroom=None):
+        self.score = score
+        self.bar = float(bar)
+        self.headroom = get_config()["race_headroom"] if headroom is None else float(headroom)
+        self.trace = []
+
+    def lagging(self, encoder, updates):
+        """Whether the network, after ``updates`` updates, scores too low to catch up."""
+        score = float(self.score(encoder))
+        self.trace.append((int(updates), score))
+        return score + self.headroom < self.bar
