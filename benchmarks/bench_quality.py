@@ -37,6 +37,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from sknas import Architecture, Block, DARTSFeatureSearch, EvoFeatureSearch, NeuralFeatureMap, RandomFeatureSearch
+from sknas.config import set_config
 from sknas.datasets import make_customers
 
 import heldout_data
@@ -235,7 +236,8 @@ def write_report(rows, datasets, methods, seeds, machine, total_s, out_stem):
         "(gmm, spectral). umap-learn's JIT is warmed once before timing. k = number of true classes, the only thing taken from the labels. sknas searches run "
         "with default settings except n_clusters=k, random_state=seed, device=\"cpu\". "
         "Command: `python benchmarks/bench_quality.py " + f"--seeds {' '.join(map(str, seeds))} "
-        f"--datasets {' '.join(datasets)} --methods {' '.join(methods)} --threads {m['torch_threads']}`", "",
+        f"--datasets {' '.join(datasets)} --methods {' '.join(methods)} --threads {m['torch_threads']}"
+        + "".join(f" --config {item}" for item in m.get("config", [])) + "`", "",
     ]
     lines += table(ari, datasets, methods, 3, "ARI (adjusted Rand index)") + [""]
     lines += table(nmi, datasets, methods, 3, "NMI (normalised mutual information)") + [""]
@@ -274,7 +276,11 @@ def main():
     parser.add_argument("--out", default="quality", help="file stem under benchmarks/results/ (default: quality)")
     parser.add_argument("--scoring", default=None, help="scoring of the sknas searches (default: their default)")
     parser.add_argument("--max-epochs", default=None, help="max_epochs of the sknas searches (default: theirs)")
+    parser.add_argument("--config", nargs="+", default=[], metavar="NAME=VALUE",
+                        help="sknas.config settings for the whole run, e.g. race_headroom=inf (a before/after)")
     args = parser.parse_args()
+    set_config(**{name: int(value) if value.isdigit() else float(value)
+                  for name, value in (item.split("=", 1) for item in args.config)})
     if args.scoring:
         SEARCH_PARAMS["scoring"] = args.scoring
     if args.max_epochs:
@@ -285,7 +291,7 @@ def main():
     if umap is not None and "umap+kmeans" in args.methods:
         # Warm numba's JIT once, untimed, so the first dataset's umap time is not compile time.
         umap.UMAP(n_components=2, n_neighbors=5, random_state=0).fit(np.random.RandomState(0).rand(50, 4))
-    machine = machine_info(args.threads)
+    machine = {**machine_info(args.threads), "config": args.config}
     out_stem = RESULTS / args.out
     rows = []
     start = time.perf_counter()

@@ -105,3 +105,10 @@ def test_a_fixed_map_that_restates_a_column_sets_no_bar():
     other = {**restating, "architecture": Architecture(head="identity"), "score": 0.5,
              "labels": np.arange(100) % 2}
     assert search._race_bar([restating, other], context) == pytest.approx(0.5 + 0.02)
+
+
+def test_a_network_that_reached_the_bar_is_not_scored_again():
+    scores = iter([0.72, 0.30])
+    race = FixedMapRace(lambda encoder: next(scores), bar=0.7, headroom=0.1)
+    assert [race.lagging(None, u) for u in (30, 40, 50)] == [False, False, False]
+    assert race.trace == [(30, 0.72)] and race.reached
