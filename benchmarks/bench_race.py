@@ -76,7 +76,8 @@ def record_traces(tables, seeds, searches, out):
                             fh.write(json.dumps({
                                 "table": table, "search": name, "seed": seed, "bar": r["race_bar"],
                                 "trace": r["race_trace"], "final_score": r["score"], "n_updates": r["n_updates"],
-                                "architecture": str(r["architecture"]), "won": r["architecture"] == search.architecture_,
+                                "architecture": str(r["architecture"]),
+                                "won": r["architecture"] == search.architecture_,
                                 "fit_seconds": round(seconds, 2)}) + "\n")
                         print(table, name, seed, f"{seconds:.1f} s", len(raced), "networks with a trace", flush=True)
     finally:

@@ -113,7 +113,8 @@ class SearchClock(Deadline):
         rows, planned = len(data["X_train"]), candidate_epochs(data, settings)
         for record in records:
             trained = record["status"] == "ok" or record["reason"] == SKIPPED
-            cut = trained and not (record.get("converged") or record.get("raced")) and record.get("n_epochs", 0) < planned
+            stopped = record.get("converged") or record.get("raced")  # by its own figures, not by the clock
+            cut = trained and not stopped and record.get("n_epochs", 0) < planned
             record["time_limited"] = bool(cut and not _is_fixed(record["architecture"]))
             record["budget_left"] = left
             self.measured.append((record, rows, planned))
