@@ -275,21 +275,19 @@ def main():
     chosen = {"pairwise logistic (LOTO)": [], "ridge on ARI ranks (LOTO)": [], "rank-average top-3 (LOTO)": []}
     fit_p = lambda tr, C: fit_pairwise(tr, features, C)[0]  # noqa: E731
     fit_r = lambda tr, a: fit_ridge(tr, features, a)[0]  # noqa: E731
+    # model -> (its fit, the fit's weights only for the inner choice, its regularisation grid)
+    models = {"pairwise logistic (LOTO)": (fit_pairwise, fit_p, C_GRID),
+              "ridge on ARI ranks (LOTO)": (fit_ridge, fit_r, ALPHA_GRID)}
     for t in table_names:
         train = [e for e in entries if e["table"] != t]
         test = [e for e in entries if e["table"] == t]
-        C = choose(train, fit_p, C_GRID)
-        w, std_coef = fit_pairwise(train, features, C)
-        fold_coefs["pairwise logistic (LOTO)"].append(std_coef)
-        chosen["pairwise logistic (LOTO)"].append(C)
-        for e in test:
-            learned["pairwise logistic (LOTO)"][id(e)] = score_entry(e, w, features)
-        alpha = choose(train, fit_r, ALPHA_GRID)
-        w, std_coef = fit_ridge(train, features, alpha)
-        fold_coefs["ridge on ARI ranks (LOTO)"].append(std_coef)
-        chosen["ridge on ARI ranks (LOTO)"].append(alpha)
-        for e in test:
-            learned["ridge on ARI ranks (LOTO)"][id(e)] = score_entry(e, w, features)
+        for name, (fit, fit_weights, grid) in models.items():
+            strength = choose(train, fit_weights, grid)
+            w, std_coef = fit(train, features, strength)
+            fold_coefs[name].append(std_coef)
+            chosen[name].append(strength)
+            for e in test:
+                learned[name][id(e)] = score_entry(e, w, features)
         # unlearned: mean rank of the three features with the best training tau (per-table mean, then mean)
         tr_tau = {}
         for f in features:
