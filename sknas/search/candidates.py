@@ -132,9 +132,14 @@ def _score_now(encoder, X_score, data, settings, seed):
     Z = embed(encoder, X_score).cpu().numpy().astype(np.float64)
     encoder.train(was_training)
     with threadpool_limits(limits=1), parallel_config(backend="sequential"):
-        return score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
-                               X=data.get("X_score", data["X_valid"]), validation_loss=math.nan,
-                               random_state=seed).score
+        return _score(Z, math.nan, data, settings, seed).score
+
+
+def _score(Z, validation_loss, data, settings, seed):
+    """The search's label-free score of an embedding ``Z`` of the scoring rows (the race's and the record's)."""
+    return score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
+                           X=data.get("X_score", data["X_valid"]), validation_loss=validation_loss,
+                           random_state=seed)
 
 
 def candidate_epochs(data, settings):
@@ -149,9 +154,7 @@ def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
     # and a score must not change with n_jobs or the parallel backend (Dask workers
     # run with one thread). Scoring uses at most a few thousand rows, so this is cheap.
     with threadpool_limits(limits=1), parallel_config(backend="sequential"):
-        scored = score_embedding(Z, scoring=settings["scoring"], n_clusters=settings["n_clusters"],
-                                 X=data.get("X_score", data["X_valid"]), validation_loss=validation_loss,
-                                 random_state=record["seed"])
+        scored = _score(Z, validation_loss, data, settings, record["seed"])
         labels = cluster_labels(Z, settings["n_clusters"]) if scored.valid else None
     # The embedding of the labelled rows stays with the record until the search has picked its winner: the
     # cross-space judge scores every candidate's partition in every other candidate's space (then dropped).
