@@ -7,12 +7,13 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.cluster import KMeans
+from sklearn.datasets import make_blobs
 from sklearn.pipeline import make_pipeline
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknas import DARTSFeatureSearch
 from sknas.search.darts import capped_path, darts_hypergradient, first_order_gradient, skip_share
-from sknas.space import SuperNet
+from sknas.space import Architecture, SuperNet
 from sknas.training.objectives import ReconstructionObjective
 
 from .conftest import FAST
@@ -60,12 +61,19 @@ def test_fitted_attributes(customers):
     assert search.supernet_architecture_.depth == n_layers
     assert search.stopped_early_ is False
     sources = [r["source"] for r in search.search_history_]
-    assert sources == ["darts", "fallback", "fallback", "fallback"]
-    assert search.n_trials_ == 4
+    assert sources == ["darts", "fallback", "fallback"]
+    assert search.n_trials_ == 3
     expected = {"architecture", "score", "valid", "status", "reason", "params", "flops", "time", "trial", "step"}
     assert all(expected <= set(r) for r in search.search_history_)
-    # the fallbacks are the identity, linear and label-free LDA maps
-    assert {str(r["architecture"]) for r in search.search_history_[1:]} == {"identity", "linear", "lda"}
+    # the fallbacks are the fixed maps (raw features, label-free LDA); not the linear map (docs/speed.md)
+    assert {str(r["architecture"]) for r in search.search_history_[1:]} == {"identity", "lda"}
+
+
+def test_darts_tries_the_linear_map_when_init_names_it():
+    X, _ = make_blobs(n_samples=60, n_features=4, centers=3, random_state=0)
+    search = DARTSFeatureSearch(n_components=2, n_clusters=3, max_epochs=2, warmup_epochs=1, init=Architecture(()),
+                                search_space={"widths": (8,), "max_depth": 1}, random_state=0).fit(X)
+    assert [str(r["architecture"]) for r in search.search_history_ if r["source"] == "init"] == ["linear"]
 
 
 # -- the second-order hypergradient ---------------------------------------------------------------------------

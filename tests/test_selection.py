@@ -2,10 +2,12 @@
 
 import numpy as np
 import pytest
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 
 from sknas import RandomFeatureSearch
 from sknas.config import get_config
 from sknas.evaluation import consensus_scores, selection_scores, separability
+from sknas.evaluation.scores import shrinkage_lda_projection
 
 from .conftest import FAST_SEARCH
 
@@ -44,6 +46,20 @@ def test_separability_is_scale_free_in_the_candidates_labels_only():
     X = rng.normal(size=(60, 3))
     labels = rng.randint(3, size=60)
     assert separability(X, labels) == separability(X, (labels + 1) % 3)  # renaming clusters changes nothing
+
+
+@pytest.mark.parametrize("shape, k", [((60, 3), 2), ((200, 12), 4), ((300, 30), 8)])
+def test_the_numpy_shrinkage_lda_projects_as_scikit_learns_estimator(shape, k):
+    # separability's LDA is scikit-learn's arithmetic without the estimator's overhead (docs/speed.md)
+    rng = np.random.RandomState(k)
+    X = rng.normal(size=shape) * rng.uniform(0.1, 10, shape[1])
+    X[:, 0] = 1.5  # a constant column keeps scale 1, as in StandardScaler
+    labels = rng.randint(k, size=shape[0])
+    ours = shrinkage_lda_projection(X[:40], labels[:40], X[40:])
+    lda = LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X[:40], labels[:40])
+    theirs = lda.transform(X[40:])
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(np.abs(ours), np.abs(theirs), rtol=1e-6, atol=1e-9)  # eigenvector signs are free
 
 
 @pytest.mark.parametrize("scoring", ["consensus", "silhouette+consensus", "silhouette+separability"])

@@ -9,8 +9,9 @@ training and validation splits (the bilevel problem); ``order="second"``
 uses DARTS' finite-difference approximation of the unrolled hypergradient
 (:func:`darts_hypergradient`).  The argmax op of each layer gives the
 discretised Architecture, which is then retrained from scratch and scored
-label-free exactly like any other candidate, next to the identity and linear
-fallbacks, so the choice among them is made by the shared score.
+label-free exactly like any other candidate, next to the fixed maps (raw
+features and the label-free LDA map), so the choice among them is made by the
+shared score.
 
 Two remedies against the known collapse of DARTS onto parameter-free ops
 (skip connections, Zela et al. 2020; Chen et al. 2019): a cap on the number
@@ -212,9 +213,9 @@ class DARTSFeatureSearch(BaseFeatureSearch):
     are trained on the training split and the architecture logits ``alpha``
     on the validation split, alternating per batch.  The strongest op of each
     layer gives the discretised Architecture; it is retrained from scratch and
-    scored label-free like any candidate, next to the identity and linear
-    fallbacks, and the best of these three by the shared score is retrained
-    on all rows.
+    scored label-free like any candidate, next to the fixed maps (raw
+    features and the label-free LDA map), and the best of these by the
+    shared score is retrained on all rows.
 
     Parameters
     ----------
@@ -234,8 +235,10 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         supernet's shared choices), and layers after the first are residual.  ``None`` is ``SearchSpace()``.
     max_trials : int, default=10
         Candidates trained and scored at most after the supernet: the discretised
-        architecture first, then ``init``'s architectures and the fallbacks (identity,
-        linear and label-free LDA maps), in that order, as many as fit.
+        architecture first, then ``init``'s architectures and the fixed maps (identity
+        and label-free LDA), in that order, as many as fit. The linear map other
+        searches try is left out (it never won a default DARTS search; ``init`` may name it)
+        unless the space excludes the fixed maps (``include_identity=False``).
     max_epochs : int or "auto", default="auto"
         Epoch budget of the supernet, of each retrained candidate and of the final network.
         ``"auto"``: 40 epochs for the supernet; for the candidates and the final network at most
@@ -417,16 +420,24 @@ class DARTSFeatureSearch(BaseFeatureSearch):
         candidates = [without_zero_blocks(path)]
         sources = ["darts"]
         # init, then the fallbacks, as every search orders them (_initial_candidates); init is evaluated
-        # beside the discretised path (alpha is not seeded from it)
+        # beside the discretised path (alpha is not seeded from it). Not the linear map where the fixed maps
+        # are tried: it never won a default DARTS search on the development tables, and it trained longer
+        # than the path network (docs/speed.md, "DARTS without the linear map"); the fixed maps (the LDA map
+        # is a linear map too, fitted to the clusters) are the classical safety net. Without them it stays.
         warm = self._warm_start()
+        linear = space.fallback("linear") if space.include_identity else None
         for arch in self._initial_candidates(space):
-            if arch not in candidates:
+            if arch not in candidates and (arch in warm or arch != linear):
                 candidates.append(arch)
                 sources.append("init" if arch in warm else "fallback")
         candidates, sources = candidates[:self.max_trials], sources[:self.max_trials]  # the discretised path first
         seeds = [int(rng.randint(SEED_MAX)) for _ in candidates]
+        if linear is not None and linear not in candidates and len(candidates) < self.max_trials:
+            # the draw the linear map had: the final network's seed, drawn next, stays what it was with it, so a
+            # search the linear map did not win gives the fit it gave before (the fixed maps' seed is the fit's)
+            rng.randint(SEED_MAX)
         data = {k: context[k] for k in SEARCH_DATA_KEYS}
-        # The fixed maps first: the discretised path and the linear map race them (_evaluate_raced).
+        # The fixed maps first: the discretised path races them (_evaluate_raced).
         records = self._evaluate_raced([], context, candidates, seeds, data, self._candidate_settings())
         for trial, (record, source) in enumerate(zip(records, sources)):
             record.update(trial=trial, step=0, source=source)
