@@ -20,8 +20,8 @@ def X(customers):
 def test_darts_max_trials_caps_the_candidates_trained(max_trials, X):
     search = DARTSFeatureSearch(warmup_epochs=1, **{**SMALL, "max_trials": max_trials}).fit(X)
     history = search.search_history_
-    # the discretised path, then the fallbacks (identity, linear, LDA) as many as fit
-    assert len(history) == min(max_trials, 4)
+    # the discretised path, then the fixed maps (identity, LDA) as many as fit; no linear map beside them
+    assert len(history) == min(max_trials, 3)
     assert history[0]["source"] == "darts"
 
 
