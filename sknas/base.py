@@ -126,6 +126,7 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         score_rows = _score_rows(train_idx, valid_idx)
         context = {
             "X_train": Xs[train_idx], "X_valid": Xs[valid_idx], "X_score": Xs[score_rows], "score_rows": score_rows,
+            "X_fixed": Xs,  # a fixed map is fitted on every row, in the search as in the final fit
             "y_train": None if y is None else y[train_idx], "y_valid": None if y is None else y[valid_idx],
             "rng": rng, "start": start, "X": X,  # X: the validated rows, for init="zoo"'s meta-features
         }

@@ -119,7 +119,8 @@ def test_history_says_which_column_each_partition_restates():
 def test_a_restating_winner_is_replaced_by_the_best_other_candidate():
     from sknas.config import config_context
 
-    params = dict(n_clusters=2, max_trials=3, max_epochs=3, random_state=0, device="cpu")
+    # seed 2: the LDA map wins with column NMI 0.15 and the linear map's partition is further from the flag
+    params = dict(n_clusters=2, max_trials=3, max_epochs=3, random_state=2, device="cpu")
     first = RandomFeatureSearch(**params).fit(_flag_table())
     valid = [r for r in first.search_history_ if r["valid"]]
     winner = next(r for r in valid if r["architecture"] == first.architecture_)

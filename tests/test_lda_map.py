@@ -117,3 +117,37 @@ def test_lda_map_on_repeated_rows_fails_readably_not_with_an_index_error():
     lda = [r for r in search.search_history_ if r["architecture"].head == "lda"]
     assert lda and all("IndexError" not in str(r["reason"]) for r in lda)
     assert all(r["status"] == "ok" for r in lda)
+
+
+def test_a_search_judges_the_lda_map_it_returns_and_fits_it_once(monkeypatch):
+    """The fixed maps are fitted on every row in the search, so the winner's final map is that fit, remembered."""
+    from collections import OrderedDict
+
+    from sknas import RandomFeatureSearch
+    from sknas.space import builder
+    from sknas.space.builder import LDAHead
+
+    fits = []
+    fit_restarts = LDAHead._fit_restarts
+
+    def counted(self, X, k, rng):
+        fits.append(len(X))
+        return fit_restarts(self, X, k, rng)
+
+    monkeypatch.setattr(LDAHead, "_fit_restarts", counted)
+    monkeypatch.setattr(builder, "_FITTED_MAPS", OrderedDict())  # nothing remembered from other tests
+    X, _ = load_iris(return_X_y=True)
+    search = RandomFeatureSearch(n_clusters=3, max_trials=3, max_epochs=2, random_state=0, device="cpu").fit(X)
+    assert str(search.architecture_) == "lda"  # iris: the LDA map wins
+    assert fits == [150]  # fitted on all 150 rows in the search; the final network took that fit, not another
+
+
+def test_the_remembered_map_is_the_same_fit():
+    X, _ = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    first = build_network(Architecture(head="lda"), 4, 3).fit_fixed_parts(X, n_clusters=3, random_state=7)
+    second = build_network(Architecture(head="lda"), 4, 3).fit_fixed_parts(X, n_clusters=3, random_state=7)
+    other = build_network(Architecture(head="lda"), 4, 3).fit_fixed_parts(X[:-1], n_clusters=3, random_state=7)
+    assert torch.equal(first.head.weight, second.head.weight) and torch.equal(first.head.bias, second.head.bias)
+    assert first.head.weight.data_ptr() != second.head.weight.data_ptr()  # a copy, not the cache's tensor
+    assert not torch.equal(first.head.weight, other.head.weight)  # other rows, another fit

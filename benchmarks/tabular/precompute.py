@@ -92,7 +92,7 @@ def prepare(search, X, y):
     Xs = search._standardizer.transform(Xv)
     train_idx, valid_idx = _search_rows(*search._split(len(Xs), rng))
     score_rows = _score_rows(train_idx, valid_idx)
-    context = {"X_train": Xs[train_idx], "X_valid": Xs[valid_idx], "X_score": Xs[score_rows],
+    context = {"X_train": Xs[train_idx], "X_valid": Xs[valid_idx], "X_score": Xs[score_rows], "X_fixed": Xs,
                "score_rows": score_rows, "y_train": None, "y_valid": None, "rng": rng,
                "start": time.perf_counter(), "X": Xv}
     return context, np.asarray(y)[score_rows]

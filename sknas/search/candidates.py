@@ -26,8 +26,10 @@ from ..training import WEIGHT_DECAY, as_float32_rows, embed, make_objective, res
 from ..training.budget import batches_per_epoch
 from ..training.convergence import FixedMapRace, ScorePlateau
 
-#: The data every candidate evaluation gets (a strategy's own search loop passes the same keys).
-SEARCH_DATA_KEYS = ("X_train", "X_valid", "X_score", "y_train", "y_valid")
+#: The data every candidate evaluation gets (a strategy's own search loop passes the same keys). ``X_fixed``:
+#: the rows a fixed map (LDA) is fitted on, every row of the table, as the final network's: the map a search
+#: judges is then the map it returns, and the final fit is the search's, remembered (LDAHead.fit_map).
+SEARCH_DATA_KEYS = ("X_train", "X_valid", "X_score", "X_fixed", "y_train", "y_valid")
 
 
 def candidate_seed(architecture, seed, settings):
@@ -90,7 +92,8 @@ def _train_and_score(record, architecture, seed, data, settings):
     # let a second candidate run in this process at the same time.
     with parallel_config(backend="sequential"), seeded(seed, device):
         encoder = build_network(architecture, n_features, settings["n_components"], settings.get("categorical"))
-        encoder.fit_fixed_parts(data["X_train"], settings["n_clusters"], random_state=seed % (2**31 - 1))
+        encoder.fit_fixed_parts(data.get("X_fixed", data["X_train"]), settings["n_clusters"],
+                                random_state=seed % (2**31 - 1))
         objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
         train = objective.prepare(torch.as_tensor(as_float32_rows(data["X_train"]), device=device), data["y_train"])
         valid = objective.prepare(torch.as_tensor(as_float32_rows(data["X_valid"]), device=device), data["y_valid"])

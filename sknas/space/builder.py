@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import numbers
+from collections import OrderedDict
+
 import numpy as np
 import torch
 from torch import nn
@@ -52,6 +56,18 @@ _LDA_SILHOUETTE_ROWS = 2000
 _LDA_MIN_CLUSTER_SHARE = 0.02
 
 
+#: LDA maps fitted recently, by the content of their rows and settings (LDAHead.fit_map): on a 150-row table a
+#: fit is 0.1-0.2 s of restarts, as much as a tenth of a whole default search (docs/speed.md).
+_FITTED_MAPS: OrderedDict = OrderedDict()
+_FITTED_MAPS_SIZE = 8
+
+
+def _content_key(X):
+    """A digest of an array's shape, dtype and bytes (a cache key)."""
+    digest = hashlib.blake2b(np.ascontiguousarray(X).tobytes(), digest_size=16).hexdigest()
+    return X.shape, str(X.dtype), digest
+
+
 class LDAHead(nn.Module):
     """A linear map fitted, not trained: discriminant directions of the clusters it induces.
 
@@ -76,18 +92,42 @@ class LDAHead(nn.Module):
         return x @ self.weight.T + self.bias
 
     def fit_map(self, X, n_clusters, random_state=0):
-        """Fit the projection on rows ``X`` (numpy, standardised)."""
-        import warnings
+        """Fit the projection on rows ``X`` (numpy, standardised).
 
-        from sklearn.exceptions import ConvergenceWarning
-        from threadpoolctl import threadpool_limits
-
+        A deterministic function of the rows, ``n_clusters`` and ``random_state``, so a fitted map is
+        remembered (the last few, by content): a search fits each fixed map on all rows (``X_fixed``,
+        :mod:`sknas.search.candidates`), and the final network of the one that wins is the same fit.
+        """
         X = np.asarray(X, dtype=np.float64)
         rng = np.random.RandomState(random_state)
         max_rows = get_config()["lda_max_rows"]
         if len(X) > max_rows:
             X = X[np.sort(rng.choice(len(X), max_rows, replace=False))]
         k = int(min(max(n_clusters, 2), len(X) - 1))
+        # a generator passed in is consumed by the fit, so only an integer seed names a repeatable fit
+        key = (_content_key(X), k, self.n_rounds, self.n_restarts, tuple(self.weight.shape), random_state) \
+            if isinstance(random_state, numbers.Integral) else None
+        if key in _FITTED_MAPS:
+            _FITTED_MAPS.move_to_end(key)
+            weight, bias = _FITTED_MAPS[key]
+            with torch.no_grad():
+                self.weight.copy_(weight)
+                self.bias.copy_(bias)
+            return self
+        self._fit_restarts(X, k, rng)
+        if key is not None:
+            _FITTED_MAPS[key] = (self.weight.detach().clone(), self.bias.detach().clone())
+            if len(_FITTED_MAPS) > _FITTED_MAPS_SIZE:
+                _FITTED_MAPS.popitem(last=False)
+        return self
+
+    def _fit_restarts(self, X, k, rng):
+        """Fit the projection on ``X``: the best of ``n_restarts`` alternations (see the class docstring)."""
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from threadpoolctl import threadpool_limits
+
         best = None  # (rank, scalings, bias)
         # KMeans' sums depend on the thread count: one thread keeps fits reproducible. A restart whose
         # clusters collapse makes KMeans warn; that restart is simply not kept, which is not the user's news.
@@ -109,7 +149,6 @@ class LDAHead(nn.Module):
                 _, scalings, bias = best
                 self.weight[:scalings.shape[1]] = torch.as_tensor(scalings.T, dtype=self.weight.dtype)
                 self.bias[:scalings.shape[1]] = torch.as_tensor(bias, dtype=self.bias.dtype)
-        return self
 
     def _alternate(self, X, k, seed):
         """One run of the alternation: ``((not collapsed, silhouette), scalings, bias)``, or ``None``."""
