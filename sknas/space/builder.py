@@ -98,11 +98,11 @@ class LDAHead(nn.Module):
         remembered (the last few, by content): a search fits each fixed map on all rows (``X_fixed``,
         :mod:`sknas.search.candidates`), and the final network of the one that wins is the same fit.
         """
-        X = np.asarray(X, dtype=np.float64)
         rng = np.random.RandomState(random_state)
         max_rows = get_config()["lda_max_rows"]
-        if len(X) > max_rows:
+        if len(X) > max_rows:  # subsampled before the float64 copy: a search passes all rows (X_fixed)
             X = X[np.sort(rng.choice(len(X), max_rows, replace=False))]
+        X = np.asarray(X, dtype=np.float64)
         k = int(min(max(n_clusters, 2), len(X) - 1))
         # a generator passed in is consumed by the fit, so only an integer seed names a repeatable fit
         key = (_content_key(X), k, self.n_rounds, self.n_restarts, tuple(self.weight.shape), random_state) \
