@@ -391,7 +391,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                          for (arch, _), seed in zip(proposals, seeds)]
                 step_data, step_settings, fidelity = self._fidelity(step, data, settings, rng)
                 # Fixed maps (raw features, LDA) train nothing, so low fidelity would only fit them on
-                # fewer rows: they always see the full training split.
+                # fewer rows: they are always fitted on every row (X_fixed), at one fidelity.
                 keys = [(arch, None if arch.head in FIXED_HEADS else fidelity) for arch, _ in proposals]
                 if history and self._deadline is not None:  # a time_budget: the proposals that fit, in order
                     n_fit = self._deadline.n_fitting(
