@@ -121,9 +121,8 @@ def test_lda_map_on_repeated_rows_fails_readably_not_with_an_index_error():
 
 def test_a_search_judges_the_lda_map_it_returns_and_fits_it_once(monkeypatch):
     """The fixed maps are fitted on every row in the search, so the winner's final map is that fit, remembered."""
-    from collections import OrderedDict
-
     from sknas import RandomFeatureSearch
+    from sknas._content_cache import ContentCache
     from sknas.space import builder
     from sknas.space.builder import LDAHead
 
@@ -135,7 +134,7 @@ def test_a_search_judges_the_lda_map_it_returns_and_fits_it_once(monkeypatch):
         return fit_restarts(self, X, k, rng)
 
     monkeypatch.setattr(LDAHead, "_fit_restarts", counted)
-    monkeypatch.setattr(builder, "_FITTED_MAPS", OrderedDict())  # nothing remembered from other tests
+    monkeypatch.setattr(builder, "_FITTED_MAPS", ContentCache(size=8))  # nothing remembered from other tests
     X, _ = load_iris(return_X_y=True)
     search = RandomFeatureSearch(n_clusters=3, max_trials=3, max_epochs=2, random_state=0, device="cpu").fit(X)
     assert str(search.architecture_) == "lda"  # iris: the LDA map wins

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import numbers
-from collections import OrderedDict
 
 import numpy as np
 import torch
 from torch import nn
 
+from .._content_cache import ContentCache, content_key
 from ..config import _DEFAULTS, get_config
 from .architecture import Architecture
 from .categorical import CategoricalEmbedding
@@ -58,14 +57,7 @@ _LDA_MIN_CLUSTER_SHARE = 0.02
 
 #: LDA maps fitted recently, by the content of their rows and settings (LDAHead.fit_map): on a 150-row table a
 #: fit is 0.1-0.2 s of restarts, as much as a tenth of a whole default search (docs/speed.md).
-_FITTED_MAPS: OrderedDict = OrderedDict()
-_FITTED_MAPS_SIZE = 8
-
-
-def _content_key(X):
-    """A digest of an array's shape, dtype and bytes (a cache key)."""
-    digest = hashlib.blake2b(np.ascontiguousarray(X).tobytes(), digest_size=16).hexdigest()
-    return X.shape, str(X.dtype), digest
+_FITTED_MAPS = ContentCache(size=8)
 
 
 class LDAHead(nn.Module):
@@ -99,26 +91,23 @@ class LDAHead(nn.Module):
         :mod:`sknas.search.candidates`), and the final network of the one that wins is the same fit.
         """
         rng = np.random.RandomState(random_state)
-        max_rows = get_config()["lda_max_rows"]
-        if len(X) > max_rows:  # subsampled before the float64 copy: a search passes all rows (X_fixed)
-            X = X[np.sort(rng.choice(len(X), max_rows, replace=False))]
+        n_rows, max_rows = len(X), get_config()["lda_max_rows"]
+        if n_rows > max_rows:  # subsampled before the float64 copy: a search passes all rows (X_fixed)
+            X = X[np.sort(rng.choice(n_rows, max_rows, replace=False))]
         X = np.asarray(X, dtype=np.float64)
         k = int(min(max(n_clusters, 2), len(X) - 1))
         # a generator passed in is consumed by the fit, so only an integer seed names a repeatable fit
-        key = (_content_key(X), k, self.n_rounds, self.n_restarts, tuple(self.weight.shape), random_state) \
+        key = (content_key(X), n_rows, k, self.n_rounds, self.n_restarts, tuple(self.weight.shape), random_state) \
             if isinstance(random_state, numbers.Integral) else None
-        if key in _FITTED_MAPS:
-            _FITTED_MAPS.move_to_end(key)
-            weight, bias = _FITTED_MAPS[key]
+        fitted = None if key is None else _FITTED_MAPS.get(key)
+        if fitted is not None:
             with torch.no_grad():
-                self.weight.copy_(weight)
-                self.bias.copy_(bias)
+                self.weight.copy_(fitted[0])
+                self.bias.copy_(fitted[1])
             return self
         self._fit_restarts(X, k, rng)
         if key is not None:
-            _FITTED_MAPS[key] = (self.weight.detach().clone(), self.bias.detach().clone())
-            if len(_FITTED_MAPS) > _FITTED_MAPS_SIZE:
-                _FITTED_MAPS.popitem(last=False)
+            _FITTED_MAPS.put(key, (self.weight.detach().clone(), self.bias.detach().clone()))
         return self
 
     def _fit_restarts(self, X, k, rng):

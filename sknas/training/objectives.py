@@ -16,8 +16,6 @@ and SCARF-style contrastive losses were poor on digits and breast cancer.
 
 from __future__ import annotations
 
-import hashlib
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +26,7 @@ from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.nn import functional as F
 
+from .._content_cache import ContentCache, content_key
 from ..config import _DEFAULTS, get_config
 
 OBJECTIVES = ("auto", "neighbors", "reconstruction", "contrastive", "supervised")
@@ -112,8 +111,7 @@ def _sampled_neighbors(rows, k):
 
 #: Neighbour graphs of recent inputs: every candidate of a search trains on the same split, and
 #: rebuilding its graph per candidate cost seconds each at the search's 20,000-row cap.
-_GRAPH_CACHE: OrderedDict = OrderedDict()
-_GRAPH_CACHE_SIZE = 8
+_GRAPH_CACHE = ContentCache(size=8)
 
 
 def neighbor_graph(rows, k):
@@ -124,11 +122,10 @@ def neighbor_graph(rows, k):
     """
     config = get_config()
     exact_max_rows = config["knn_exact_max_rows"]
-    key = (rows.shape, str(rows.dtype), k, exact_max_rows, config["knn_reference_rows"], hashlib.blake2b(np.ascontiguousarray(rows).tobytes(),
-                                                            digest_size=16).hexdigest())
-    if key in _GRAPH_CACHE:
-        _GRAPH_CACHE.move_to_end(key)
-        return _GRAPH_CACHE[key]
+    key = (content_key(rows), k, exact_max_rows, config["knn_reference_rows"])
+    cached = _GRAPH_CACHE.get(key)
+    if cached is not None:
+        return cached
     # One thread: sklearn's chunked distance kernels round (and so break near-ties)
     # differently per thread count, and the graph must not depend on n_jobs or Dask.
     with threadpool_limits(limits=1):
@@ -138,9 +135,7 @@ def neighbor_graph(rows, k):
         else:
             ind = _sampled_neighbors(rows, k)
     ind.setflags(write=False)  # shared between candidates
-    _GRAPH_CACHE[key] = ind
-    if len(_GRAPH_CACHE) > _GRAPH_CACHE_SIZE:
-        _GRAPH_CACHE.popitem(last=False)
+    _GRAPH_CACHE.put(key, ind)
     return ind
 
 
