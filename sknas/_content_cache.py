@@ -42,12 +42,14 @@ class ContentCache:
         return self._items[key]
 
     def put(self, key, value):
+        """Store ``value`` under ``key``; the least recently used result goes when more than ``size`` are held."""
         self._items[key] = value
         self._items.move_to_end(key)
         if len(self._items) > self.size:
             self._items.popitem(last=False)
 
     def clear(self):
+        """Forget every result."""
         self._items.clear()
 
     def __len__(self):
