@@ -160,6 +160,35 @@ def test_neighbors_prepare_knn(blobs):
         make_objective("neighbors", N_FEATURES, N_COMPONENTS).prepare(X[:1])
 
 
+def test_neighbors_full_batch_embeds_each_row_once_with_the_same_loss(blobs):
+    """A full batch embeds every row once and picks anchors and positives from it: the loss and its
+    gradient are those of embedding the positives separately (a deterministic network), at half the work."""
+    encoder, objective, train, _ = setup("neighbors", blobs[0])
+    calls = []
+    encoder.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+    with seeded(3):
+        fast = objective.loss(encoder, train, idx)
+    assert calls == [len(train)]  # once, on every row (not anchors + positives)
+    fast_grad = torch.autograd.grad(fast, list(encoder.parameters()))
+    # The same samples drawn in the same order, the positives embedded a second time.
+    from sknas.training.objectives import _umap_q
+    with seeded(3):
+        pos = train.knn[idx, torch.randint(train.knn.shape[1], (len(idx),))]
+        z_i, z_j = encoder(train.X[idx]), encoder(train.X[pos])
+        perms = torch.stack([torch.randperm(len(idx)) for _ in range(objective.n_negatives)])
+    slow = (-torch.log(_umap_q(z_i, z_j) + 1e-8)
+            - torch.log(1.0 - _umap_q(z_i.unsqueeze(-3), z_j[perms]) + 1e-8).sum(dim=-2)).mean()
+    slow_grad = torch.autograd.grad(slow, list(encoder.parameters()))
+    assert float(fast.detach()) == pytest.approx(float(slow.detach()), rel=1e-5)
+    for a, b in zip(fast_grad, slow_grad):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    # A mini-batch still embeds its anchors and their positives (2 x the batch).
+    calls.clear()
+    objective.loss(encoder, train, idx[:32])
+    assert calls == [64]
+
+
 @pytest.mark.parametrize("name,target", [
     ("neighbors", None), ("reconstruction", None), ("contrastive", None),
     ("supervised", "classes"), ("supervised", "continuous"),

@@ -171,9 +171,16 @@ class NeighborsObjective(Objective):
         """
         pick = torch.randint(data.knn.shape[1], (len(idx),), device=idx.device)
         pos = data.knn[idx, pick]
-        z = encoder(data.X[torch.cat([idx, pos])])
         n = len(idx)
-        z_i, z_j = z[..., :n, :], z[..., n:, :]
+        if n == len(data.X):
+            # A full batch (every small table): each positive is also an anchor, so embed every row once and
+            # pick both ends from it instead of embedding the positives a second time. Half the arithmetic of
+            # a step: breast cancer 3.4 -> 2.2 ms, iris 2.3 -> 1.8 ms (docs/speed.md).
+            z = encoder(data.X)
+            z_i, z_j = z[..., idx, :], z[..., pos, :]
+        else:
+            z = encoder(data.X[torch.cat([idx, pos])])
+            z_i, z_j = z[..., :n, :], z[..., n:, :]
         attract = -torch.log(_umap_q(z_i, z_j) + 1e-8)
         # All negative shuffles in one tensor op, not one op each: on small tables a training step is
         # dominated by per-op overhead, and this made a step 1.5x faster on CPU (docs/speed.md). The
