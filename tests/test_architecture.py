@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sknas"
 #: The layers, lowest first. A module may import its own part (the same sub-package or root module)
 #: and the layers below; never a layer above (docs/architecture.md draws the same map).
 LAYERS = [
-    {"config", "_content_cache"},
+    {"config", "_runtime"},
     {"space"},
     {"preprocessing", "training"},
     {"evaluation"},

@@ -122,7 +122,7 @@ def test_lda_map_on_repeated_rows_fails_readably_not_with_an_index_error():
 def test_a_search_judges_the_lda_map_it_returns_and_fits_it_once(monkeypatch):
     """The fixed maps are fitted on every row in the search, so the winner's final map is that fit, remembered."""
     from sknas import RandomFeatureSearch
-    from sknas._content_cache import ContentCache
+    from sknas._runtime import ContentCache
     from sknas.space import builder
     from sknas.space.builder import LDAHead
 
@@ -150,3 +150,43 @@ def test_the_remembered_map_is_the_same_fit():
     assert torch.equal(first.head.weight, second.head.weight) and torch.equal(first.head.bias, second.head.bias)
     assert first.head.weight.data_ptr() != second.head.weight.data_ptr()  # a copy, not the cache's tensor
     assert not torch.equal(first.head.weight, other.head.weight)  # other rows, another fit
+
+
+def _discriminant_cases():
+    """Rows and labels the alternation meets: clean clusters, uneven classes, a constant and a collinear column."""
+    from sklearn.datasets import make_blobs
+    rng = np.random.RandomState(0)
+    X, y = make_blobs(200, 6, centers=4, random_state=0)
+    yield X, y
+    yield X, rng.randint(0, 3, len(X))  # labels unrelated to the rows
+    yield np.c_[X, np.ones(len(X)), 2 * X[:, 0]], y  # rank-deficient within-class scatter
+    iris = StandardScaler().fit_transform(load_iris().data)
+    yield iris, KMeans(3, n_init=3, random_state=0).fit_predict(iris)
+
+
+@pytest.mark.parametrize("case", range(4))
+def test_svd_discriminant_is_scikit_learns_lda(case):
+    """The LDA map's alternation uses this arithmetic instead of the estimator: the same projection."""
+    from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
+
+    from sknas.space.discriminant import svd_discriminant
+    X, labels = list(_discriminant_cases())[case]
+    lda = LinearDiscriminantAnalysis().fit(X, labels)
+    scalings, xbar = svd_discriminant(X, labels)
+    np.testing.assert_allclose(scalings, lda.scalings_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xbar, lda.xbar_, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(((X - xbar) @ scalings)[:, :lda._max_components], lda.transform(X),
+                               rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="more than the number of classes"):
+        svd_discriminant(X[:3], np.arange(3))
+
+
+def test_adjusted_rand_is_scikit_learns():
+    from sknas.space.discriminant import adjusted_rand
+    rng = np.random.RandomState(0)
+    for n, ka, kb in [(50, 3, 3), (200, 2, 5), (7, 7, 1), (30, 1, 1), (100, 4, 4)]:
+        a, b = rng.randint(0, ka, n), rng.randint(0, kb, n)
+        assert adjusted_rand(a, b) == adjusted_rand_score(a, b)
+        assert adjusted_rand(a, a) == adjusted_rand_score(a, a) == 1.0
+    a = rng.randint(0, 3, 60)
+    assert adjusted_rand(a, (a + 1) % 3) == 1.0  # a relabelling is the same partition

@@ -24,8 +24,8 @@ import torch
 from joblib import Parallel, delayed, effective_n_jobs, parallel_config
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils._param_validation import Interval, StrOptions
-from threadpoolctl import threadpool_limits
 
+from .._runtime import one_thread
 from ..base import BaseNeuralTransformer
 from ..config import get_config
 from ..io.checkpoint import NullJournal, SearchJournal
@@ -305,7 +305,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         encoder = net.module_.encoder
         with torch.no_grad():
             Z = embed(encoder, torch.as_tensor(as_float32_rows(rows), device=encoder_device(encoder))).cpu().numpy()
-        with threadpool_limits(limits=1), parallel_config(backend="sequential"):
+        with one_thread(), parallel_config(backend="sequential"):
             labels = cluster_labels(Z, self.n_clusters)
         return column_restatement(labels, columns)
 

@@ -15,8 +15,8 @@ import time
 import numpy as np
 import torch
 from joblib import parallel_config
-from threadpoolctl import threadpool_limits
 
+from .._runtime import one_thread
 from ..config import config_context, get_config
 from ..evaluation import cluster_labels, score_embedding
 from ..training.faults import failure_reason, is_out_of_memory, release_memory, retry_batch_sizes
@@ -134,7 +134,7 @@ def _score_now(encoder, X_score, data, settings, seed):
     was_training = encoder.training
     Z = embed(encoder, X_score).cpu().numpy().astype(np.float64)
     encoder.train(was_training)
-    with threadpool_limits(limits=1), parallel_config(backend="sequential"):
+    with one_thread(), parallel_config(backend="sequential"):
         return _score(Z, math.nan, data, settings, seed).score
 
 
@@ -156,7 +156,7 @@ def score_candidate(record, Z, validation_loss, n_epochs, data, settings):
     # One BLAS/OpenMP thread: KMeans' floating-point sums depend on the thread count,
     # and a score must not change with n_jobs or the parallel backend (Dask workers
     # run with one thread). Scoring uses at most a few thousand rows, so this is cheap.
-    with threadpool_limits(limits=1), parallel_config(backend="sequential"):
+    with one_thread(), parallel_config(backend="sequential"):
         scored = _score(Z, validation_loss, data, settings, record["seed"])
         labels = cluster_labels(Z, settings["n_clusters"]) if scored.valid else None
     # The embedding of the labelled rows stays with the record until the search has picked its winner: the

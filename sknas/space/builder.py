@@ -8,10 +8,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._content_cache import ContentCache, content_key
+from .._runtime import ContentCache, content_key
+from .._runtime import one_thread
 from ..config import _DEFAULTS, get_config
 from .architecture import Architecture
 from .categorical import CategoricalEmbedding
+from .discriminant import adjusted_rand, svd_discriminant
 from .ops import make_activation, make_norm, make_op, out_width
 
 
@@ -115,12 +117,11 @@ class LDAHead(nn.Module):
         import warnings
 
         from sklearn.exceptions import ConvergenceWarning
-        from threadpoolctl import threadpool_limits
 
         best = None  # (rank, scalings, bias)
         # KMeans' sums depend on the thread count: one thread keeps fits reproducible. A restart whose
         # clusters collapse makes KMeans warn; that restart is simply not kept, which is not the user's news.
-        with threadpool_limits(limits=1), warnings.catch_warnings():
+        with one_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             for seed in rng.randint(2**31 - 1, size=self.n_restarts):
                 try:
@@ -142,30 +143,31 @@ class LDAHead(nn.Module):
     def _alternate(self, X, k, seed):
         """One run of the alternation: ``((not collapsed, silhouette), scalings, bias)``, or ``None``."""
         from sklearn.cluster import KMeans
-        from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
-        from sklearn.metrics import adjusted_rand_score, silhouette_score
+        from sklearn.metrics import silhouette_score
 
         labels = KMeans(k, n_init=3, random_state=seed).fit_predict(X)
         for _ in range(self.n_rounds):
             if len(np.unique(labels)) < 2:
                 return None  # nothing to discriminate
             n_dirs = min(len(np.unique(labels)) - 1, X.shape[1], self.weight.shape[0])
-            lda = LinearDiscriminantAnalysis(n_components=n_dirs).fit(X, labels)
-            projected = lda.transform(X)
+            # scikit-learn's LinearDiscriminantAnalysis(n_components=n_dirs) and adjusted_rand_score, without
+            # their input checks (most of this loop's time on a small table; sknas/space/discriminant.py)
+            all_scalings, xbar = svd_discriminant(X, labels)
+            projected = ((X - xbar) @ all_scalings)[:, :n_dirs]
             new = KMeans(k, n_init=3, random_state=seed).fit_predict(projected)
-            settled = adjusted_rand_score(labels, new) > 0.99
+            settled = adjusted_rand(labels, new) > 0.99
             labels = new
             if settled:
                 break
-        n_dirs = min(n_dirs, lda.scalings_.shape[1])  # collinear columns can lower the rank
-        scalings = lda.scalings_[:, :n_dirs]
+        n_dirs = min(n_dirs, all_scalings.shape[1])  # collinear columns can lower the rank
+        scalings = all_scalings[:, :n_dirs]
         projected = projected[:, :n_dirs]
         collapsed = np.bincount(labels, minlength=k).min() < max(2, _LDA_MIN_CLUSTER_SHARE * len(X) / k)
         rows = np.random.RandomState(seed).permutation(len(X))[:_LDA_SILHOUETTE_ROWS]
         n_labels = len(np.unique(labels[rows]))
         # the silhouette needs 2 to n - 1 clusters; a tiny table may have neither, and still gets a map
         silhouette = silhouette_score(projected[rows], labels[rows]) if 1 < n_labels < len(rows) else -1.0
-        return (not collapsed, float(silhouette)), scalings, -lda.xbar_ @ scalings
+        return (not collapsed, float(silhouette)), scalings, -xbar @ scalings
 
 
 class FeatureNetwork(nn.Module):

@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from .._runtime import one_thread
 from ..config import get_config
 
 #: The figure is checked this many times over a full budget (every tenth of it).
@@ -120,7 +121,6 @@ class ScorePlateau:
         from sklearn.cluster import KMeans
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.metrics import silhouette_score
-        from threadpoolctl import threadpool_limits
 
         from .trainer import embed
 
@@ -133,7 +133,7 @@ class ScorePlateau:
         # One thread, as candidate scoring: KMeans' sums depend on the thread count, and where a candidate
         # stops must not depend on n_jobs (a worker process runs with other thread limits). KMeans warns when
         # the rows have fewer distinct points than clusters; the monitor's figure is internal, not the user's news.
-        with threadpool_limits(limits=1), warnings.catch_warnings():
+        with one_thread(), warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             labels = KMeans(k, n_init=3, random_state=self.random_state).fit_predict(Z)
             if len(np.unique(labels)) < 2:

@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils.multiclass import type_of_target
-from threadpoolctl import threadpool_limits
 from torch import nn
 from torch.nn import functional as F
 
-from .._content_cache import ContentCache, content_key
+from .._runtime import ContentCache, content_key
+from .._runtime import one_thread
 from ..config import _DEFAULTS, get_config
 
 OBJECTIVES = ("auto", "neighbors", "reconstruction", "contrastive", "supervised")
@@ -128,7 +128,7 @@ def neighbor_graph(rows, k):
         return cached
     # One thread: sklearn's chunked distance kernels round (and so break near-ties)
     # differently per thread count, and the graph must not depend on n_jobs or Dask.
-    with threadpool_limits(limits=1):
+    with one_thread():
         if len(rows) <= exact_max_rows:
             _, ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows)
             ind = ind[:, 1:]
