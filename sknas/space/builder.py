@@ -8,8 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._runtime import ContentCache, content_key
-from .._runtime import one_thread
+from .._runtime import ContentCache, content_key, one_thread
 from ..config import _DEFAULTS, get_config
 from .architecture import Architecture
 from .categorical import CategoricalEmbedding

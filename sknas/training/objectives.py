@@ -25,8 +25,7 @@ from sklearn.utils.multiclass import type_of_target
 from torch import nn
 from torch.nn import functional as F
 
-from .._runtime import ContentCache, content_key
-from .._runtime import one_thread
+from .._runtime import ContentCache, content_key, one_thread
 from ..config import _DEFAULTS, get_config
 
 OBJECTIVES = ("auto", "neighbors", "reconstruction", "contrastive", "supervised")
