@@ -37,7 +37,7 @@ from ..space import Architecture, SuperNet
 from ..space.supernet import PARAMETER_FREE_OPS, supernet_norm, without_zero_blocks
 from ..training import GRAD_CLIP, SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
 from ..training.budget import supernet_epochs
-from ..training.trainer import iterate_batches
+from ..training.trainer import iterate_batches, make_optimizer
 from .base import BaseFeatureSearch
 from .candidates import SEARCH_DATA_KEYS
 
@@ -475,7 +475,7 @@ class DARTSFeatureSearch(BaseFeatureSearch):
             net = _RelaxedNet(supernet)
             weights = supernet.weight_parameters() + [p for p in objective.parameters() if p.requires_grad]
             alphas = supernet.arch_parameters()
-            w_opt = torch.optim.AdamW(weights, lr=self.learning_rate, weight_decay=WEIGHT_DECAY)
+            w_opt = make_optimizer(weights, self.learning_rate, WEIGHT_DECAY, device)  # fused, as every network
             a_opt = torch.optim.Adam(alphas, lr=self.arch_learning_rate, betas=(0.5, 0.999),
                                      weight_decay=self.arch_weight_decay)
             try:
