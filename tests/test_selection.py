@@ -7,7 +7,7 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sknas import RandomFeatureSearch
 from sknas.config import get_config
 from sknas.evaluation import consensus_scores, selection_scores, separability
-from sknas.evaluation.scores import shrinkage_lda_projection
+from sknas.space.discriminant import shrinkage_lda_projection
 
 from .conftest import FAST_SEARCH
 

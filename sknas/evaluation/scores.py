@@ -16,9 +16,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 
 import numpy as np
-import scipy.linalg
 from sklearn.cluster import KMeans
-from sklearn.covariance import ledoit_wolf_shrinkage
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import (
     adjusted_rand_score,
@@ -28,6 +26,8 @@ from sklearn.metrics import (
 )
 from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
+
+from ..space.discriminant import shrinkage_lda_projection
 
 __all__ = [
     "SCORINGS",
@@ -367,44 +367,6 @@ def separability(X, labels, n_folds=2):
         except (np.linalg.LinAlgError, ValueError):  # too few rows per cluster for a covariance
             return -1.0
     return float(np.mean(values))
-
-
-def shrinkage_lda_projection(X, labels, X_new):
-    """``LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X, labels).transform(X_new)``, in numpy.
-
-    The same arithmetic as scikit-learn's estimator (Ledoit-Wolf shrinkage of each class's covariance on
-    standardised columns, the generalised eigenproblem of between- against within-class scatter), to
-    rounding: the estimator's input checks and per-class StandardScaler fits cost 3-4x the arithmetic on
-    the few hundred rows a search scores, and :func:`separability` runs at every candidate scoring
-    (``docs/speed.md``). Eigenvector signs may differ, which no silhouette sees.
-
-    Raises
-    ------
-    numpy.linalg.LinAlgError
-        When the within-class scatter is singular.
-    """
-    classes, counts = np.unique(labels, return_counts=True)
-    within = sum((n / len(labels)) * _shrunk_covariance(X[labels == c]) for c, n in zip(classes, counts))
-    values, vectors = scipy.linalg.eigh(_shrunk_covariance(X) - within, within)
-    vectors = vectors[:, np.argsort(values)[::-1]]
-    return X_new @ vectors[:, :min(len(classes) - 1, X.shape[1])]
-
-
-def _shrunk_covariance(X):
-    """scikit-learn's ``discriminant_analysis._cov(X, shrinkage="auto")``: Ledoit-Wolf on standardised columns,
-    scaled back (near-constant columns keep scale 1, as in ``StandardScaler``)."""
-    mean, var = X.mean(axis=0), X.var(axis=0)
-    eps = np.finfo(np.float64).eps
-    scale = np.sqrt(var)
-    constant = var <= len(X) * eps * var + (len(X) * mean * eps) ** 2
-    scale[constant | (scale < 10 * eps)] = 1.0
-    standardised = (X - mean) / scale
-    shrinkage = ledoit_wolf_shrinkage(standardised, assume_centered=True)
-    covariance = standardised.T @ standardised / len(X)
-    mu = np.trace(covariance) / covariance.shape[0]
-    covariance *= 1.0 - shrinkage
-    covariance.flat[::covariance.shape[0] + 1] += shrinkage * mu
-    return scale[:, None] * covariance * scale[None, :]
 
 
 def _stability(Z, n_clusters, rng):

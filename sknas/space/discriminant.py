@@ -1,17 +1,25 @@
-"""The arithmetic of the LDA map's alternation (:class:`sknas.space.builder.LDAHead`), without estimator overhead.
+"""scikit-learn's linear discriminant analysis, as arithmetic without the estimator's overhead.
 
-The LDA map alternates KMeans with linear discriminant analysis for up to five rounds, from five KMeans
-starts: 25 discriminant fits and 25 label comparisons per fit of the map. On a small table scikit-learn's
-input checks cost more than the arithmetic (iris: 1.9 ms a ``LinearDiscriminantAnalysis`` fit, 2.2 ms an
-``adjusted_rand_score``, most of it validation), and the map is fitted once in every search.
-These functions do the same arithmetic, operation for operation, so the map is bit-identical
-(``tests/test_lda_map.py`` pins both to scikit-learn; ``docs/speed.md``).
+Two places run LDA many times on a few hundred rows, where scikit-learn's input checks (and, for the
+shrinkage solver, a ``StandardScaler`` per class) cost more than the arithmetic:
+
+- the LDA map's alternation (:class:`sknas.space.builder.LDAHead`): KMeans and an SVD-solver LDA for up to
+  five rounds from five starts, 25 discriminant fits and 25 label comparisons per fit of the map (iris: 1.9 ms
+  a ``LinearDiscriminantAnalysis`` fit, 2.2 ms an ``adjusted_rand_score``): :func:`svd_discriminant`,
+  :func:`adjusted_rand`;
+- :func:`sknas.evaluation.scores.separability`, at every candidate scoring: a shrinkage LDA fitted on half the
+  scoring rows and applied to the other half: :func:`shrinkage_lda_projection`.
+
+Each does the estimator's arithmetic, operation for operation: the LDA map is bit-identical and the
+separability scores agree to 1e-16 (``tests/test_lda_map.py`` and ``tests/test_selection.py`` pin them to
+scikit-learn; ``docs/speed.md``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+from sklearn.covariance import ledoit_wolf_shrinkage
 
 #: scikit-learn's ``LinearDiscriminantAnalysis(tol=1e-4)``: singular values below it count as rank-deficient.
 SVD_TOL = 1e-4
@@ -95,3 +103,41 @@ def adjusted_rand(labels_a, labels_b):
     if fn == 0 and fp == 0:
         return 1.0
     return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
+
+
+def shrinkage_lda_projection(X, labels, X_new):
+    """``LinearDiscriminantAnalysis(solver="eigen", shrinkage="auto").fit(X, labels).transform(X_new)``, in numpy.
+
+    The same arithmetic as scikit-learn's estimator (Ledoit-Wolf shrinkage of each class's covariance on
+    standardised columns, the generalised eigenproblem of between- against within-class scatter), to
+    rounding: the estimator's input checks and per-class StandardScaler fits cost 3-4x the arithmetic on
+    the few hundred rows a search scores, and :func:`sknas.evaluation.scores.separability` runs at every scoring
+    (``docs/speed.md``). Eigenvector signs may differ, which no silhouette sees.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the within-class scatter is singular.
+    """
+    classes, counts = np.unique(labels, return_counts=True)
+    within = sum((n / len(labels)) * _shrunk_covariance(X[labels == c]) for c, n in zip(classes, counts))
+    values, vectors = scipy.linalg.eigh(_shrunk_covariance(X) - within, within)
+    vectors = vectors[:, np.argsort(values)[::-1]]
+    return X_new @ vectors[:, :min(len(classes) - 1, X.shape[1])]
+
+
+def _shrunk_covariance(X):
+    """scikit-learn's ``discriminant_analysis._cov(X, shrinkage="auto")``: Ledoit-Wolf on standardised columns,
+    scaled back (near-constant columns keep scale 1, as in ``StandardScaler``)."""
+    mean, var = X.mean(axis=0), X.var(axis=0)
+    eps = np.finfo(np.float64).eps
+    scale = np.sqrt(var)
+    constant = var <= len(X) * eps * var + (len(X) * mean * eps) ** 2
+    scale[constant | (scale < 10 * eps)] = 1.0
+    standardised = (X - mean) / scale
+    shrinkage = ledoit_wolf_shrinkage(standardised, assume_centered=True)
+    covariance = standardised.T @ standardised / len(X)
+    mu = np.trace(covariance) / covariance.shape[0]
+    covariance *= 1.0 - shrinkage
+    covariance.flat[::covariance.shape[0] + 1] += shrinkage * mu
+    return scale[:, None] * covariance * scale[None, :]
