@@ -464,6 +464,62 @@ def test_train_candidate_rejects_an_unknown_keep(blobs):
         train_candidate(encoder, objective, train, valid, max_epochs=1, keep="first")
 
 
+# -- one flat parameter buffer (sknas.training.flat) ------------------------------
+def _per_tensor_training(encoder, objective, train, epochs, batch_size, grad_clip):
+    """train_candidate's loop as it was before the flat buffer: per-tensor AdamW and clipping."""
+    from sknas.training.trainer import iterate_batches, make_optimizer
+
+    params = [p for m in (encoder, objective) for p in m.parameters() if p.requires_grad]
+    optimizer = make_optimizer(params, 1e-3, 1e-5, train.X.device)
+    encoder.train()
+    for _ in range(epochs):
+        for idx in iterate_batches(len(train), batch_size, train.X.device):
+            loss = objective.loss(encoder, train, idx)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, grad_clip)
+            optimizer.step()
+
+
+@pytest.mark.parametrize("name", ["neighbors", "reconstruction"])
+def test_train_candidate_on_one_flat_buffer_trains_the_per_tensor_weights(blobs, name):
+    # The same arithmetic as per-tensor AdamW and clip_grad_norm_ (no clipping at this limit), so the same
+    # weights up to the rounding of AdamW's vectorised tail (sknas.training.flat); afterwards every parameter
+    # owns its storage again and has no gradient.
+    arch = Architecture((Block("linear", 16, norm="layernorm"), Block("linear", 16)))
+    encoder, objective, train, _ = setup(name, blobs[0], arch=arch)
+    twin, twin_objective, _, _ = setup(name, blobs[0], arch=arch)
+    with seeded(3):
+        train_candidate(encoder, objective, train, None, max_epochs=5, batch_size=64, patience=None,
+                        keep="last", grad_clip=1e6)
+    with seeded(3):
+        _per_tensor_training(twin, twin_objective, train, epochs=5, batch_size=64, grad_clip=1e6)
+    for module, reference in ((encoder, twin), (objective, twin_objective)):
+        for key, value in module.state_dict().items():
+            torch.testing.assert_close(value, reference.state_dict()[key], rtol=1e-5, atol=1e-7)
+    params = list(encoder.parameters()) + list(objective.parameters())
+    assert len({p.untyped_storage().data_ptr() for p in params}) == len(params)
+    assert all(p.grad is None for p in params)
+
+
+def test_flat_parameters_clip_like_clip_grad_norm(blobs):
+    from sknas.training.flat import FlatParameters
+
+    nets = [nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    x = torch.randn(16, 4)
+    for net in nets:
+        (net(x) ** 2).sum().mul(100).backward()
+    flat = FlatParameters(list(nets[0].parameters()))
+    norm = flat.clip_grad_norm_(0.5)
+    expected = torch.nn.utils.clip_grad_norm_(list(nets[1].parameters()), 0.5)
+    assert float(norm) == pytest.approx(float(expected), rel=1e-6) and float(norm) > 0.5
+    for p, q in zip(nets[0].parameters(), nets[1].parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=0)
+    assert not FlatParameters.supports([]) and not FlatParameters.supports([nets[0][0].weight] * 2)
+    assert not FlatParameters.supports([nets[0][0].weight, nn.Parameter(torch.zeros(2, dtype=torch.float64))])
+
+
 # -- the training budget ---------------------------------------------------------
 def test_auto_epochs_give_small_tables_enough_updates_and_large_ones_the_minimum():
     from sknas.training.budget import AUTO_MIN_EPOCHS, MIN_UPDATES, batches_per_epoch, resolve_epochs, supernet_epochs

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .device import seeded
+from .flat import FlatParameters
 
 #: The seed of every validation loss: objectives that sample (negatives, corruptions) draw the same samples.
 VALIDATION_SEED = 12345
@@ -128,7 +129,10 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
     if not params:
         return result
     device = train_data.X.device
-    optimizer = make_optimizer(params, learning_rate, weight_decay, device)
+    # One buffer for every parameter where possible: zeroing, clipping and AdamW are then one op each, not one
+    # per tensor (a small table's update is mostly such overhead; sknas.training.flat).
+    flat = FlatParameters(params) if FlatParameters.supports(params) else None
+    optimizer = make_optimizer([flat.parameter] if flat else params, learning_rate, weight_decay, device)
     best_state, best_loss, bad_epochs = None, math.inf, 0
     start = time.perf_counter()
     encoder.train()
@@ -141,9 +145,14 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
             for idx in iterate_batches(len(train_data), batch_size, device):
                 with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
                     loss = objective.loss(encoder, train_data, idx)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
+                if flat is not None:
+                    flat.zero_grad()
+                    loss.backward()
+                    norm = flat.clip_grad_norm_(grad_clip)
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    norm = torch.nn.utils.clip_grad_norm_(params, grad_clip)
                 # Checked once per epoch (no sync per batch). Only where the loss itself was finite:
                 # a NaN loss is reported as such, not as the NaN gradient it also produces.
                 grads_finite &= torch.isfinite(norm) | ~torch.isfinite(loss.detach())
@@ -187,6 +196,9 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
                 break
     except torch.OutOfMemoryError as exc:
         raise CandidateFailure(f"out of memory: {exc}".splitlines()[0]) from None
+    finally:
+        if flat is not None:
+            flat.release()
     if best_state is not None:  # keep="best"
         encoder.load_state_dict(best_state[0])
         objective.load_state_dict(best_state[1])
