@@ -35,7 +35,7 @@ from ..space.ops import PRESERVING_OPS
 from ..space.supernet import PARAMETER_FREE_OPS, supernet_norm, without_zero_blocks
 from ..training import GRAD_CLIP, SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
 from ..training.budget import supernet_epochs
-from ..training.trainer import iterate_batches
+from ..training.trainer import iterate_batches, make_optimizer
 from ._targets import record_targets
 from .base import BaseFeatureSearch
 from .candidates import SEARCH_DATA_KEYS, finish_record, score_candidate
@@ -505,7 +505,7 @@ class RLFeatureSearch(BaseFeatureSearch):
             # the rows every path is scored on, moved to the device once
             X_score = torch.as_tensor(data["X_score"], dtype=torch.float32, device=self.device_)
             weights = supernet.weight_parameters() + [p for p in objective.parameters() if p.requires_grad]
-            optimizer = torch.optim.AdamW(weights, lr=self.learning_rate, weight_decay=WEIGHT_DECAY)
+            optimizer = make_optimizer(weights, self.learning_rate, WEIGHT_DECAY, self.device_)  # fused, as every network
             n_steps = math.ceil(n_paths / self.controller_batch_size)
             epochs = np.array_split(np.arange(1, supernet_epochs(self.max_epochs) + 1), n_steps)
             failed = None

@@ -210,7 +210,7 @@ def train_candidate(encoder, objective, train_data, valid_data=None, *, max_epoc
 def fused_adamw(device):
     """AdamW's ``fused`` argument for ``device``: the fused kernel where torch has one (CPU, CUDA), else its
     default. The networks sknas trains use it (candidates here, the final network in ``net.py``, the DARTS
-    supernet; not yet ENAS's shared weights).
+    and ENAS supernets).
 
     On a small table a training step is per-operation overhead, and the fused update is one op for all
     parameters instead of several per parameter tensor: a step on a 142-row table 1.70 -> 1.47 ms (CPU,
