@@ -329,6 +329,21 @@ def make_net(name, X, arch=ARCH, max_epochs=6, seed=0):
     return net, objective.prepare(X)
 
 
+def test_feature_net_builds_no_log_table_when_silent(blobs, capsys):
+    # skorch's PrintLog tabulates every epoch even at verbose=0; the silent final network leaves it out, and its
+    # history is the same. Asked to be verbose, it prints as skorch does.
+    X = blobs[0]
+    net, data = make_net("reconstruction", X)
+    assert "print_log" not in dict(net.callbacks_)
+    with seeded(0):
+        net.fit_data(data)
+    assert len(net.history) == 6 and capsys.readouterr().out == ""
+    encoder, objective, train, _ = setup("reconstruction", X)
+    loud = FeatureNet(ObjectiveModel(encoder, objective), max_epochs=2, batch_size=64, verbose=1)
+    loud.fit_data(train)
+    assert "print_log" in dict(loud.callbacks_) and "train_loss" in capsys.readouterr().out
+
+
 def test_feature_net_trains_and_pickles(blobs):
     X = blobs[0]
     net, data = make_net("reconstruction", X)

@@ -90,6 +90,10 @@ class FeatureNet(NeuralNet):
         kwargs.setdefault("criterion", nn.Identity)  # the objective computes the loss
         kwargs.setdefault("train_split", None)
         kwargs.setdefault("verbose", 0)
+        if not kwargs["verbose"]:
+            # skorch's PrintLog builds its table every epoch even when it prints nothing: 0.2-0.5 ms an epoch,
+            # and on a small table an epoch is one or two updates (docs/speed.md). history is unaffected.
+            kwargs.setdefault("callbacks__print_log", None)
         super().__init__(module, **kwargs)
         self.loss_data = loss_data
 
