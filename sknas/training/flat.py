@@ -9,7 +9,7 @@ fused CPU kernel rounds the last few elements of a tensor, the tail of its vecto
 differently, and those are other elements in one buffer), and the clipping factor is the same up to the
 order of the norm's sum (it only acts when the norm exceeds the limit). Default DARTS fits on iris, wine,
 breast cancer and digits gave the same records and transforms bit for bit; random search the same
-winners, with some networks' scores moved in the sixth decimal (``docs/speed.md``).
+winners, with a few networks' scores moved by up to 0.004 (``docs/speed.md``).
 """
 
 from __future__ import annotations
