@@ -517,12 +517,13 @@ def test_train_candidate_on_one_flat_buffer_trains_the_per_tensor_weights(blobs,
     assert all(p.grad is None for p in params)
 
 
-def test_flat_parameters_clip_like_clip_grad_norm(blobs):
+def test_flat_parameters_clip_like_clip_grad_norm():
     from sknas.training.flat import FlatParameters
 
-    nets = [nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)) for _ in range(2)]
+    with seeded(0):
+        nets = [nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)) for _ in range(2)]
+        x = torch.randn(16, 4)
     nets[1].load_state_dict(nets[0].state_dict())
-    x = torch.randn(16, 4)
     for net in nets:
         (net(x) ** 2).sum().mul(100).backward()
     flat = FlatParameters(list(nets[0].parameters()))
