@@ -447,6 +447,62 @@ def test_neighbor_graph_is_built_once_per_input_and_equals_a_fresh_build(monkeyp
     assert not fresh.flags.writeable  # shared between candidates, so read-only
 
 
+# -- the neighbour graph of a table with categorical columns -----------------------------------------------
+def _mixed_rows(n=120, seed=0):
+    """Two measured groups (far apart in two continuous columns), each half one category and half the other:
+    a category the encoded rows put one unit apart, farther than most rows of a group are from each other."""
+    from sknas.preprocessing.tabular import INDICATOR_VALUE
+    from sknas.space.categorical import CategoricalLayout
+
+    rng = np.random.RandomState(seed)
+    group = np.repeat([0, 1], n // 2)
+    measured = rng.normal(size=(n, 2)) * 0.3 + 4.0 * group[:, None]
+    category = np.tile([0, 1], n // 2)
+    indicators = np.zeros((n, 2))
+    indicators[np.arange(n), category] = INDICATOR_VALUE
+    layout = CategoricalLayout(2, (2,))
+    return np.hstack([measured, indicators]).astype(np.float32), group, category, layout
+
+
+def test_neighbors_graph_on_a_mixed_table_takes_a_third_from_the_measurements():
+    from sknas.training.objectives import continuous_columns, neighbor_graph
+
+    rows, group, category, layout = _mixed_rows()
+    plain = NeighborsObjective_prepare(rows, None)
+    mixed = NeighborsObjective_prepare(rows, layout)
+    k = plain.shape[1]
+    # the first two thirds are the encoded rows' graph, unchanged
+    assert np.array_equal(mixed[:, :k - k // 3], neighbor_graph(rows, k)[:, :k - k // 3])
+    assert continuous_columns(rows, layout) == [0, 1]
+    # the last third: each row's nearest other rows in the two measured columns
+    from sklearn.neighbors import NearestNeighbors
+    nearest = NearestNeighbors(n_neighbors=k // 3 + 1).fit(rows[:, :2]).kneighbors(rows[:, :2], return_distance=False)
+    assert all(set(mixed[i, k - k // 3:]) == set(nearest[i]) - {i} for i in range(len(rows)))
+    # the category splits the plain graph; the measured third crosses it, and stays within the measured group
+    cross = lambda ind: float((category[ind] != category[:, None]).mean())  # noqa: E731
+    assert cross(plain) < 0.05 < cross(mixed)
+    assert (group[mixed] == group[:, None]).mean() > 0.95
+
+
+def test_neighbors_graph_without_categorical_columns_is_unchanged():
+    rows, *_ = _mixed_rows()
+    numeric = rows[:, :2].copy()
+    from sknas.space.categorical import CategoricalLayout
+    from sknas.training.objectives import neighbor_graph
+    assert np.array_equal(NeighborsObjective_prepare(numeric, None), neighbor_graph(numeric, 15))
+    # a layout without categorical blocks, or without a continuous column, leaves the graph alone too
+    assert np.array_equal(NeighborsObjective_prepare(numeric, CategoricalLayout(2, ())), neighbor_graph(numeric, 15))
+    flags_only = rows[:, 2:].copy()
+    assert np.array_equal(NeighborsObjective_prepare(flags_only, CategoricalLayout(0, (2,))),
+                          neighbor_graph(flags_only, 15))
+
+
+def NeighborsObjective_prepare(rows, layout):
+    from sknas.training.objectives import NeighborsObjective
+
+    return NeighborsObjective(layout=layout).prepare(torch.as_tensor(rows)).knn.numpy()
+
+
 # -- keep="last": the whole budget, the last weights -----------------------------
 def test_train_candidate_keep_last_trains_the_whole_budget_and_keeps_the_last_weights(blobs):
     encoder, objective, train, valid = setup("neighbors", blobs[0])

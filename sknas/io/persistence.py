@@ -406,8 +406,10 @@ class _Reader(Decoder):
         architecture = self.decode(spec["architecture"])
         n_features, n_components = spec["n_features"], spec["n_components"]
         with seeded(0):  # construction draws initial weights; never from the caller's torch RNG
-            encoder = build_network(architecture, n_features, n_components, self.decode(spec.get("layout")))
-            objective = make_objective(spec["objective"], n_features, encoder.n_outputs, _fake_targets(spec, self))
+            layout = self.decode(spec.get("layout"))
+            encoder = build_network(architecture, n_features, n_components, layout)
+            objective = make_objective(spec["objective"], n_features, encoder.n_outputs, _fake_targets(spec, self),
+                                       layout=layout)
             net = make_final_net(encoder, objective, max_epochs=spec["max_epochs"], batch_size=spec["batch_size"],
                                  learning_rate=spec["lr"], weight_decay=WEIGHT_DECAY, device="cpu")
             net.initialize()

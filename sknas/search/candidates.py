@@ -94,7 +94,8 @@ def _train_and_score(record, architecture, seed, data, settings):
         encoder = build_network(architecture, n_features, settings["n_components"], settings.get("categorical"))
         encoder.fit_fixed_parts(data.get("X_fixed", data["X_train"]), settings["n_clusters"],
                                 random_state=seed % (2**31 - 1))
-        objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"])
+        objective = make_objective(settings["objective"], n_features, encoder.n_outputs, data["y_train"],
+                                   layout=settings.get("categorical"))
         train = objective.prepare(torch.as_tensor(as_float32_rows(data["X_train"]), device=device), data["y_train"])
         valid = objective.prepare(torch.as_tensor(as_float32_rows(data["X_valid"]), device=device), data["y_valid"])
         X_score = torch.as_tensor(as_float32_rows(data.get("X_score", data["X_valid"])), device=device)

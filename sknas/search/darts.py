@@ -469,7 +469,8 @@ class DARTSFeatureSearch(BaseFeatureSearch):
             supernet = SuperNet(n_features, self.n_components, ops=self._supernet_ops(space),
                                 n_layers=max(1, space.max_depth), width=width,
                                 norm=supernet_norm(space)).to(device)
-            objective = make_objective(self.objective_, n_features, self.n_components, context["y_train"]).to(device)
+            objective = make_objective(self.objective_, n_features, self.n_components, context["y_train"],
+                                       layout=self._standardizer.layout).to(device)
             train = objective.prepare(torch.as_tensor(X_train, device=device), context["y_train"])
             valid = objective.prepare(torch.as_tensor(X_valid, device=device), context["y_valid"])
             net = _RelaxedNet(supernet)

@@ -497,7 +497,8 @@ class RLFeatureSearch(BaseFeatureSearch):
                                 n_layers=max(1, space.max_depth), width=widths[(len(widths) - 1) // 2],
                                 norm=supernet_norm(space)).to(self.device_)
             policy = self._make_policy(PathGrammar(supernet.layer_candidates), rng)
-            objective = make_objective(self.objective_, n_features, self.n_components, data["y_train"]).to(self.device_)
+            objective = make_objective(self.objective_, n_features, self.n_components, data["y_train"],
+                                       layout=self._standardizer.layout).to(self.device_)
             train = objective.prepare(torch.as_tensor(data["X_train"], dtype=torch.float32, device=self.device_),
                                       data["y_train"])
             valid = objective.prepare(torch.as_tensor(data["X_valid"], dtype=torch.float32, device=self.device_),

@@ -45,10 +45,14 @@ def resolve_objective(objective, y=None):
     return "neighbors" if objective == "auto" else objective
 
 
-def make_objective(name, n_features, n_outputs, y=None):
-    """Build the objective called ``name`` for a network of the given widths."""
+def make_objective(name, n_features, n_outputs, y=None, layout=None):
+    """Build the objective called ``name`` for a network of the given widths.
+
+    ``layout`` (a :class:`~sknas.space.categorical.CategoricalLayout` or None) says where the encoded rows'
+    categorical indicator blocks sit; the neighbours objective builds its graph with it.
+    """
     if name == "neighbors":
-        return NeighborsObjective()
+        return NeighborsObjective(layout=layout)
     if name == "reconstruction":
         return ReconstructionObjective(n_features, n_outputs)
     if name == "contrastive":
@@ -138,26 +142,88 @@ def neighbor_graph(rows, k):
     return ind
 
 
+def continuous_columns(rows, layout):
+    """Indices of the numeric columns of encoded ``rows`` with more than sknas.config's ``max_discrete_values``
+    distinct values: measurements, not flags, counts or codes (the indicator blocks of ``layout`` never)."""
+    max_values = get_config()["max_discrete_values"]
+    n_numeric = rows.shape[1] if layout is None else layout.n_numeric
+    return [j for j in range(n_numeric) if len(np.unique(rows[:, j])) > max_values]
+
+
+def _measured_neighbors(rows, k):
+    """Each row's ``k`` nearest other rows in ``rows`` (the continuous columns), cached as :func:`neighbor_graph`.
+
+    Measurements repeat (ages, counts of days): a row's exact duplicates may come back before the row itself,
+    so the row is dropped wherever it appears, not as the first column (as :func:`_sampled_neighbors` does).
+    """
+    config = get_config()
+    key = ("measured", content_key(rows), k, config["knn_exact_max_rows"], config["knn_reference_rows"])
+    cached = _GRAPH_CACHE.get(key)
+    if cached is not None:
+        return cached
+    with one_thread():
+        if len(rows) > config["knn_exact_max_rows"]:
+            ind = _sampled_neighbors(rows, k)
+        else:
+            ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows, return_distance=False)
+            drop = ind == np.arange(len(rows))[:, None]
+            drop[~drop.any(axis=1), -1] = True
+            ind = ind[~drop].reshape(len(rows), k)
+    ind.setflags(write=False)
+    _GRAPH_CACHE.put(key, ind)
+    return ind
+
+
+def mixed_neighbor_graph(rows, k, layout):
+    """:func:`neighbor_graph`, with the last third of each row's ``k`` neighbours its nearest rows in the
+    continuous columns alone, on a table with categorical columns (``layout``).
+
+    Why: a change of category costs a fixed step in the encoded rows, and within a category the nearest rows
+    are usually closer than that, so on a table with a few categorical columns nearly all of a row's nearest
+    rows share its categories (penguins with its island and sex columns: 99% share the sex). The graph then
+    falls apart along the categories, and a network trained on it learns their combinations: penguins'
+    species split by sex, ARI 0.51 on every seed. A third of the neighbours taken from the measurements alone
+    keep the graph connected across categories where the measurements say the rows are alike (penguins 0.96),
+    while two thirds still see the categories (``docs/selection.md``). Unchanged without categorical columns
+    or without a continuous one.
+    """
+    ind = neighbor_graph(rows, k)
+    share = k // 3
+    if layout is None or not layout.cardinalities or share < 1:
+        return ind
+    continuous = continuous_columns(rows, layout)
+    if not continuous:
+        return ind
+    measured = _measured_neighbors(np.ascontiguousarray(rows[:, continuous]), share)
+    mixed = ind.copy()
+    mixed[:, k - share:] = measured
+    mixed.setflags(write=False)
+    return mixed
+
+
 class NeighborsObjective(Objective):
     """Keep each row's k nearest neighbours close and random rows apart (parametric UMAP).
 
     Positive pairs are a row and one of its k nearest input-space neighbours;
     negatives are the other rows' positives in the same batch (``n_negatives``
     shuffles), as in parametric UMAP.  The loss is UMAP's fuzzy cross-entropy
-    under the kernel ``1 / (1 + a d^(2b))``.
+    under the kernel ``1 / (1 + a d^(2b))``.  On a table with categorical
+    columns (``layout``) a third of the neighbours are the nearest rows in the
+    continuous columns alone (:func:`mixed_neighbor_graph`).
     """
 
-    def __init__(self, n_neighbors=15, n_negatives=5):
+    def __init__(self, n_neighbors=15, n_negatives=5, layout=None):
         super().__init__()
         self.n_neighbors = n_neighbors
         self.n_negatives = n_negatives
+        self.layout = layout
         self.knn = None
 
     def prepare(self, X, y=None):
         k = min(self.n_neighbors, len(X) - 1)
         if k < 1:
             raise ValueError("The neighbors objective needs at least 2 rows.")
-        ind = neighbor_graph(X.detach().cpu().numpy(), k)
+        ind = mixed_neighbor_graph(X.detach().cpu().numpy(), k, getattr(self, "layout", None))  # older pickles
         return LossData(X, knn=torch.tensor(ind, dtype=torch.long, device=X.device))  # a copy: the cache's stays
 
     def loss(self, encoder, data, idx, reduction="mean"):
