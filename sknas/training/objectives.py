@@ -170,7 +170,7 @@ def _measured_neighbors(rows, k):
     """Each row's ``k`` nearest other rows in ``rows`` (the continuous columns), cached as :func:`neighbor_graph`.
 
     Measurements repeat (ages, counts of days): a row's exact duplicates may come back before the row itself,
-    so the row is dropped wherever it appears, not as the first column (as :func:`_sampled_neighbors` does).
+    so the row is dropped wherever it appears (as :func:`_sampled_neighbors` does), not taken to be the first.
     """
     config = get_config()
     key = ("measured", content_key(rows), k, config["knn_exact_max_rows"], config["knn_reference_rows"])
