@@ -186,7 +186,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         with seeded(seed, self.device_):
             encoder = build_network(architecture, Xs.shape[1], self.n_components, self._standardizer.layout)
             encoder.fit_fixed_parts(Xs, self.n_clusters, random_state=seed)
-            objective = make_objective(self.objective_, Xs.shape[1], encoder.n_outputs, y, layout=self._standardizer.layout)
+            objective = make_objective(self.objective_, Xs.shape[1], encoder.n_outputs, y,
+                                       layout=self._standardizer.layout)
             # Row visits capped (sknas.config's final_max_row_visits): on large data fewer epochs, at least one.
             epochs = max(1, min(self._final_epochs(architecture, len(Xs)),
                                 get_config()["final_max_row_visits"] // len(Xs)))

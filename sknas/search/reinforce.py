@@ -506,7 +506,8 @@ class RLFeatureSearch(BaseFeatureSearch):
             # the rows every path is scored on, moved to the device once
             X_score = torch.as_tensor(data["X_score"], dtype=torch.float32, device=self.device_)
             weights = supernet.weight_parameters() + [p for p in objective.parameters() if p.requires_grad]
-            optimizer = make_optimizer(weights, self.learning_rate, WEIGHT_DECAY, self.device_)  # fused, as every network
+            # fused, as every network sknas trains
+            optimizer = make_optimizer(weights, self.learning_rate, WEIGHT_DECAY, self.device_)
             n_steps = math.ceil(n_paths / self.controller_batch_size)
             epochs = np.array_split(np.arange(1, supernet_epochs(self.max_epochs) + 1), n_steps)
             failed = None
