@@ -106,10 +106,15 @@ def _sampled_neighbors(rows, k):
     reference = np.sort(np.random.RandomState(n % (2**32)).choice(n, n_reference, replace=False))
     ind = reference[NearestNeighbors(n_neighbors=k + 1, algorithm="brute").fit(rows[reference])
                     .kneighbors(rows, return_distance=False)]
-    # Drop each row itself where it is in the sample (its own nearest), else the farthest of the k + 1.
-    drop = ind == np.arange(n)[:, None]
+    return _without_self(ind)  # a row need not be in the sample
+
+
+def _without_self(ind):
+    """``k + 1`` neighbour indices per row -> ``k``: each row itself dropped wherever it appears, else the
+    farthest (the row is not among its candidates, or duplicates of it came back first)."""
+    drop = ind == np.arange(len(ind))[:, None]
     drop[~drop.any(axis=1), -1] = True
-    return ind[~drop].reshape(n, k)
+    return ind[~drop].reshape(len(ind), ind.shape[1] - 1)
 
 
 #: Neighbour graphs of recent inputs: every candidate of a search trains on the same split, and
@@ -170,7 +175,7 @@ def _measured_neighbors(rows, k):
     """Each row's ``k`` nearest other rows in ``rows`` (the continuous columns), cached as :func:`neighbor_graph`.
 
     Measurements repeat (ages, counts of days): a row's exact duplicates may come back before the row itself,
-    so the row is dropped wherever it appears (as :func:`_sampled_neighbors` does), not taken to be the first.
+    so the row is dropped wherever it appears (:func:`_without_self`), not taken to be the first.
     """
     config = get_config()
     key = ("measured", content_key(rows), k, config["knn_exact_max_rows"], config["knn_reference_rows"])
@@ -181,10 +186,7 @@ def _measured_neighbors(rows, k):
         if len(rows) > config["knn_exact_max_rows"]:
             ind = _sampled_neighbors(rows, k)
         else:
-            ind = NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows, return_distance=False)
-            drop = ind == np.arange(len(rows))[:, None]
-            drop[~drop.any(axis=1), -1] = True
-            ind = ind[~drop].reshape(len(rows), k)
+            ind = _without_self(NearestNeighbors(n_neighbors=k + 1).fit(rows).kneighbors(rows, return_distance=False))
     ind.setflags(write=False)
     _GRAPH_CACHE.put(key, ind)
     return ind
