@@ -37,7 +37,7 @@ from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score, s
 from sklearn.mixture import GaussianMixture
 
 sys.path.insert(0, str(Path(__file__).parent))
-from customer_tables import DEVELOPMENT, HELD_BACK, TABLES, load  # noqa: E402
+from customer_tables import DEVELOPMENT, HELD_BACK, describe, load  # noqa: E402
 from result_files import machine_header, write_results  # noqa: E402
 
 from sknas import AutoSegmenter  # noqa: E402
@@ -141,7 +141,7 @@ def main(argv=None):
         lines.append(f"| {r['table']} | {r['rows']} x {r['columns']} | {r['seed']} | {r['recipe']} | {r['k']} | "
                      f"{r['smallest_share']:.3f} | {r['max_column_nmi']:.3f} | {r['closest_column']} | {ari} | "
                      f"{wall} | {'`' + r['map'] + '`' if r['map'] else ''} |")
-    lines += ["", "Tables: " + "; ".join(f"{t}: {TABLES[t][0]}::{TABLES[t][1]}, {TABLES[t][2]}" for t in tables)]
+    lines += ["", "Tables: " + "; ".join(f"{t}: {describe(t)}" for t in tables)]
     write_results(args.stem or f"customers_{'_'.join(args.tables)}", lines, rows)
 
 

@@ -21,12 +21,14 @@ from pathlib import Path
 
 import numpy as np
 from scipy.stats import kendalltau, rankdata
+from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 import judge_tables
 from result_files import machine_header, write_results
 from sknas.config import get_config
 from sknas.evaluation.judge import column_restatement, cross_space_scores, discrete_columns
+from sknas.evaluation.k_choice import split_stability
 from sknas.evaluation.selection import consensus_scores
 from sknas.space.categorical import CategoricalLayout
 
@@ -82,11 +84,27 @@ def judge_scores(pool, judge):
     if judge == "cross-space ACE + separability":
         ace = cross_space_scores(labels, spaces + [pool["X_score"]])
         return (rankdata(ace) + rankdata(separability)) / 2
+    if judge == "split stability":
+        return stability(pool)
+    if judge == "default + split stability / 4":
+        return own + stability(pool) / 4
     raise ValueError(judge)
 
 
+def stability(pool):
+    """Each candidate's KMeans stability in its own embedding: the ARI between KMeans fitted on two random
+    halves of its scoring rows (``k_choice.split_stability``, 6 half-splits), the resampling criterion of
+    Ben-Hur et al. and Lange et al. for clustering model selection."""
+    def fit(rows, k, seed):
+        return KMeans(k, n_init=3, random_state=seed).fit(rows)
+
+    return np.array([split_stability(np.asarray(r["embedding"], dtype=np.float64), pool["k"], fit)
+                     for r in pool["records"]])
+
+
 JUDGES = ("default (own silhouette + separability)", "own silhouette", "separability", "consensus",
-          "cross-space ACE", "cross-space ACE, embeddings only", "cross-space ACE + separability")
+          "cross-space ACE", "cross-space ACE, embeddings only", "cross-space ACE + separability",
+          "split stability", "default + split stability / 4")
 
 
 def evaluate(pool, judge, restated, drop_restating):

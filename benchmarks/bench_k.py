@@ -25,7 +25,8 @@ import judge_tables
 from bench_judges import POOLS, load_pools, stratified_bootstrap
 from result_files import machine_header, write_results
 from sknas.evaluation.judge import discrete_columns
-from sknas.evaluation.k_choice import PREDICTION_STRENGTH_THRESHOLD, choose_k, prediction_strength
+from sknas.config import get_config
+from sknas.evaluation.k_choice import PREDICTION_STRENGTH_THRESHOLD, choose_k, prediction_strength, split_stability
 from sknas.space.categorical import CategoricalLayout
 
 ROWS = 1000
@@ -55,8 +56,15 @@ def rules(pool, ks):
     s = {k: float(silhouette_score(pick, labelings[k])) for k in ks}
     out["silhouette in embedding"] = max(s, key=s.get)
     layout = None if pool["layout"] is None else CategoricalLayout(*pool["layout"])
-    chosen, evidence = choose_k(pick, ks, labelings, discrete_columns(X, layout))
-    out["silhouette in embedding, admissible k (AutoSegmenter now)"] = chosen
+    columns = discrete_columns(X, layout)
+    chosen, evidence = choose_k(pick, ks, labelings, columns)
+    out["silhouette in embedding, admissible k (AutoSegmenter 2026-12-04)"] = chosen
+
+    def stability(k):
+        return split_stability(pick, k, lambda part, n, seed: KMeans(n, n_init=4, random_state=seed).fit(part))
+
+    out["+ stable segments, k >= 3 preferred (AutoSegmenter now)"] = choose_k(
+        pick, ks, labelings, columns, stability=stability, prefer_at_least=get_config()["prefer_at_least"])[0]
     strength = {k: prediction_strength(pick, k) for k in ks}
     passing = [k for k in ks if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
     out["prediction strength"] = max(passing) if passing else ks[0]

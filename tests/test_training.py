@@ -468,7 +468,7 @@ def test_neighbors_graph_on_a_mixed_table_takes_a_third_from_the_measurements():
     from sknas.training.objectives import continuous_columns, neighbor_graph
 
     rows, group, category, layout = _mixed_rows()
-    plain = NeighborsObjective_prepare(rows, None)
+    plain = neighbor_graph(rows, 15)
     mixed = NeighborsObjective_prepare(rows, layout)
     k = plain.shape[1]
     # the first two thirds are the encoded rows' graph, unchanged
@@ -495,6 +495,25 @@ def test_neighbors_graph_without_categorical_columns_is_unchanged():
     flags_only = rows[:, 2:].copy()
     assert np.array_equal(NeighborsObjective_prepare(flags_only, CategoricalLayout(0, (2,))),
                           neighbor_graph(flags_only, 15))
+
+
+def test_neighbors_graph_on_a_table_of_flags_takes_a_third_from_the_measurements():
+    """A yes/no column given as 0/1 numbers (``AutoSegmenter``'s flags) splits the graph as a category does."""
+    from sknas.training.objectives import continuous_columns, discrete_numeric_columns, neighbor_graph
+
+    rows, group, category, _ = _mixed_rows()
+    flag = category[:, None].astype(np.float32)  # the category as one 0/1 column, no layout
+    constant = np.zeros((len(rows), 1), dtype=np.float32)  # splits nothing: never a discrete column
+    flagged = np.hstack([rows[:, :2], flag, constant])
+    assert continuous_columns(flagged, None) == [0, 1] and discrete_numeric_columns(flagged, None) == [2]
+    plain, mixed = neighbor_graph(flagged, 15), NeighborsObjective_prepare(flagged, None)
+    assert np.array_equal(mixed[:, :10], plain[:, :10]) and not np.array_equal(mixed, plain)
+    cross = lambda ind: float((category[ind] != category[:, None]).mean())  # noqa: E731
+    assert cross(plain) < 0.05 < cross(mixed)
+    # a constant column next to the measurements is not a discrete column: the graph stays the plain one
+    measured_and_constant = np.hstack([rows[:, :2], constant])
+    assert np.array_equal(NeighborsObjective_prepare(measured_and_constant, None),
+                          neighbor_graph(measured_and_constant, 15))
 
 
 def NeighborsObjective_prepare(rows, layout):

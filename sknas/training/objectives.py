@@ -165,10 +165,33 @@ def continuous_columns(rows, layout):
     >>> continuous_columns(rows, None)
     [0]
     """
+    return _numeric_columns_by_kind(rows, layout)[0]
+
+
+def discrete_numeric_columns(rows, layout):
+    """Indices of the numeric columns of encoded ``rows`` with 2 to sknas.config's ``max_discrete_values``
+    distinct values: flags (a yes/no column ``AutoSegmenter`` made 0/1), counts and codes; constant columns
+    split nothing and are left out.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows = np.column_stack([np.arange(50.0), np.arange(50) % 3, np.zeros(50)])
+    >>> discrete_numeric_columns(rows, None)
+    [1]
+    """
+    return _numeric_columns_by_kind(rows, layout)[1]
+
+
+def _numeric_columns_by_kind(rows, layout):
+    """(continuous, discrete) numeric column indices, distinct values counted on an even spread of rows."""
     max_values = get_config()["max_discrete_values"]
     n_numeric = rows.shape[1] if layout is None else layout.n_numeric
     sample = rows[::max(1, len(rows) // CONTINUOUS_CHECK_ROWS)]
-    return [j for j in range(n_numeric) if len(np.unique(sample[:, j])) > max_values]
+    counts = [len(np.unique(sample[:, j])) for j in range(n_numeric)]
+    continuous = [j for j, c in enumerate(counts) if c > max_values]
+    discrete = [j for j, c in enumerate(counts) if 2 <= c <= max_values]
+    return continuous, discrete
 
 
 def _measured_neighbors(rows, k):
@@ -194,23 +217,25 @@ def _measured_neighbors(rows, k):
 
 def mixed_neighbor_graph(rows, k, layout):
     """:func:`neighbor_graph`, with the last third of each row's ``k`` neighbours its nearest rows in the
-    continuous columns alone, on a table with categorical columns (``layout``).
+    continuous columns alone, on a table with discrete columns: categorical ones (``layout``) or numeric
+    ones with few values (yes/no flags, counts).
 
-    Why: a change of category costs a fixed step in the encoded rows, and within a category the nearest rows
-    are usually closer than that, so on a table with a few categorical columns nearly all of a row's nearest
-    rows share its categories (penguins with its island and sex columns: 99% share the sex). The graph then
-    falls apart along the categories, and a network trained on it learns their combinations: penguins'
+    Why: a change of category or of a flag costs a fixed step in the encoded rows, and within a category the
+    nearest rows are usually closer than that, so on a table with a few discrete columns nearly all of a row's
+    nearest rows share their values (penguins with its island and sex columns: 99% share the sex). The graph
+    then falls apart along those columns, and a network trained on it learns their combinations: penguins'
     species split by sex, ARI 0.51 on every seed. A third of the neighbours taken from the measurements alone
     keep the graph connected across categories where the measurements say the rows are alike (penguins 0.96),
-    while two thirds still see the categories (``docs/selection.md``). Unchanged without categorical columns
+    while two thirds still see the categories (``docs/selection.md``). Unchanged without a discrete column
     or without a continuous one.
     """
     ind = neighbor_graph(rows, k)
     share = k // 3
-    if layout is None or not layout.cardinalities or share < 1:
+    if share < 1:
         return ind
-    continuous = continuous_columns(rows, layout)
-    if not continuous:
+    continuous, discrete = _numeric_columns_by_kind(rows, layout)
+    has_categories = layout is not None and bool(layout.cardinalities)
+    if not continuous or not (discrete or has_categories):
         return ind
     measured = _measured_neighbors(np.ascontiguousarray(rows[:, continuous]), share)
     mixed = ind.copy()
@@ -225,9 +250,9 @@ class NeighborsObjective(Objective):
     Positive pairs are a row and one of its k nearest input-space neighbours;
     negatives are the other rows' positives in the same batch (``n_negatives``
     shuffles), as in parametric UMAP.  The loss is UMAP's fuzzy cross-entropy
-    under the kernel ``1 / (1 + a d^(2b))``.  On a table with categorical
-    columns (``layout``) a third of the neighbours are the nearest rows in the
-    continuous columns alone (:func:`mixed_neighbor_graph`).
+    under the kernel ``1 / (1 + a d^(2b))``.  On a table with discrete columns
+    (categorical ones, ``layout``, or flags and counts) a third of the neighbours
+    are the nearest rows in the continuous columns alone (:func:`mixed_neighbor_graph`).
     """
 
     def __init__(self, n_neighbors=15, n_negatives=5, layout=None):
