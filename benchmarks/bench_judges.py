@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kendalltau, rankdata
 from sklearn.cluster import KMeans
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import judge_tables
 from result_files import machine_header, write_results
@@ -88,7 +88,30 @@ def judge_scores(pool, judge):
         return stability(pool)
     if judge == "default + split stability / 4":
         return own + stability(pool) / 4
+    if judge == "default, LDA map's silhouette cross-fitted":
+        X = np.asarray(pool["X_score"], dtype=np.float64)
+        return np.array([(crossfit_lda_silhouette(X, pool["k"], r["embedding"].shape[1]) + sep) / 2
+                         if r["architecture"] == "lda" else score
+                         for r, score, sep in zip(records, own, separability)])
     raise ValueError(judge)
+
+
+def crossfit_lda_silhouette(X, k, n_components, seed=0):
+    """The LDA map's silhouette out of sample: the map fitted on one random half of the scoring rows, its KMeans
+    segments of the other half judged there, both ways, averaged. The search scores the map on rows it was
+    fitted to, and it is fitted to separate exactly the clusters it is then judged on."""
+    from sknas.space.builder import LDAHead
+
+    order = np.random.RandomState(seed).permutation(len(X))
+    halves = order[:len(X) // 2], order[len(X) // 2:]
+    values = []
+    for fit_rows, judge_rows in (halves, halves[::-1]):
+        head = LDAHead(X.shape[1], n_components).fit_map(X[fit_rows], k, random_state=seed)
+        weight = head.weight.numpy().astype(np.float64)
+        Z = X[judge_rows] @ weight[np.abs(weight).sum(1) > 0].T
+        labels = KMeans(k, n_init=3, random_state=seed).fit_predict(Z)
+        values.append(silhouette_score(Z, labels) if 1 < len(np.unique(labels)) < len(Z) else -1.0)
+    return float(np.mean(values))
 
 
 def stability(pool):
@@ -104,7 +127,7 @@ def stability(pool):
 
 JUDGES = ("default (own silhouette + separability)", "own silhouette", "separability", "consensus",
           "cross-space ACE", "cross-space ACE, embeddings only", "cross-space ACE + separability",
-          "split stability", "default + split stability / 4")
+          "split stability", "default + split stability / 4", "default, LDA map's silhouette cross-fitted")
 
 
 def evaluate(pool, judge, restated, drop_restating):
