@@ -88,6 +88,10 @@ def judge_scores(pool, judge):
         return stability(pool)
     if judge == "default + split stability / 4":
         return own + stability(pool) / 4
+    if judge == "kNN consistency in the input":
+        return knn_consistency(pool)
+    if judge == "(own silhouette + separability + kNN consistency) / 3":
+        return (2 * own + knn_consistency(pool)) / 3
     if judge == "default, LDA map's silhouette cross-fitted":
         X = np.asarray(pool["X_score"], dtype=np.float64)
         return np.array([(crossfit_lda_silhouette(X, pool["k"], r["embedding"].shape[1]) + sep) / 2
@@ -114,6 +118,24 @@ def crossfit_lda_silhouette(X, k, n_components, seed=0):
     return float(np.mean(values))
 
 
+def knn_consistency(pool, k=15):
+    """Each candidate's partition against the input's neighbourhoods: the share of each scoring row's ``k``
+    nearest input rows in its segment, less the share chance gives (the sum of the squared segment shares).
+    It judges in the space every candidate shares, like separability, but with no linear model: a partition
+    that cuts through dense regions loses, however linear it is."""
+    from sklearn.neighbors import NearestNeighbors
+
+    n = len(pool["records"][0]["labels"])
+    X = np.asarray(pool["X_score"][:n], dtype=np.float64)
+    nearest = NearestNeighbors(n_neighbors=k + 1).fit(X).kneighbors(X, return_distance=False)[:, 1:]
+    values = []
+    for r in pool["records"]:
+        labels = np.unique(r["labels"], return_inverse=True)[1]
+        chance = float(((np.bincount(labels) / n) ** 2).sum())
+        values.append(float((labels[nearest] == labels[:, None]).mean()) - chance)
+    return np.array(values)
+
+
 def stability(pool):
     """Each candidate's KMeans stability in its own embedding: the ARI between KMeans fitted on two random
     halves of its scoring rows (``k_choice.split_stability``, 6 half-splits), the resampling criterion of
@@ -127,7 +149,8 @@ def stability(pool):
 
 JUDGES = ("default (own silhouette + separability)", "own silhouette", "separability", "consensus",
           "cross-space ACE", "cross-space ACE, embeddings only", "cross-space ACE + separability",
-          "split stability", "default + split stability / 4", "default, LDA map's silhouette cross-fitted")
+          "split stability", "default + split stability / 4", "default, LDA map's silhouette cross-fitted",
+          "kNN consistency in the input", "(own silhouette + separability + kNN consistency) / 3")
 
 
 def evaluate(pool, judge, restated, drop_restating):
