@@ -9,7 +9,6 @@ final network's segments. The estimator contract itself (validation, final fit, 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import functools
 import math
@@ -208,8 +207,10 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                                      batch_size=self.batch_size, parallel=self._parallel())
         # before anything trains: bad init fails fast
         self._init_archs = init_architectures(self.init, space, X=context["X"], n_clusters=self.n_clusters)
-        # The fixed maps' seed (see _evaluate_candidate): read from a copy, so the draws are as before.
-        self._fixed_map_seed = int(copy.deepcopy(context["rng"]).randint(SEED_MAX))
+        # The fixed maps' seed (candidates.candidate_seed): the same for every random_state, so a fixed map is a
+        # function of the table alone and the segments it gives do not change with the user's seed
+        # (docs/selection.md, "The fixed maps' seed").
+        self._fixed_map_seed = candidate_evaluation.FIXED_MAP_SEED
         try:
             history = self._search(space, context)
             if self.checkpoint is not None and self._checkpoints() and not self._journal.used:

@@ -32,14 +32,21 @@ from ..training.convergence import FixedMapRace, ScorePlateau
 SEARCH_DATA_KEYS = ("X_train", "X_valid", "X_score", "X_fixed", "y_train", "y_valid")
 
 
+#: The seed every fit gives its fixed maps (raw features, the LDA map), whatever its ``random_state``
+#: (``BaseFeatureSearch._select_architecture``, ``docs/selection.md``, "The fixed maps' seed").
+FIXED_MAP_SEED = 0
+
+
 def candidate_seed(architecture, seed, settings):
     """The seed a candidate is evaluated with: its drawn ``seed``, or the fit's fixed-map seed.
 
     Common random numbers: a fixed map (raw features, fitted LDA) is a function of the data, and
     its seed only picks KMeans starts, which can flip its score between local optima (wine: 0.51
-    or 0.57 for the same LDA map). One seed per fit, whatever the map's position in the search,
-    makes it score the same in every search with the same random_state, so strategies and warm
-    starts compare on equal terms. (The drawn seed is still drawn: other candidates keep theirs.)
+    or 0.57 for the same LDA map). One seed for it, whatever the map's position in the search, makes
+    it score the same in every search, so strategies and warm starts compare on equal terms; and one
+    seed whatever the ``random_state`` (:data:`FIXED_MAP_SEED`) makes the map a function of the table
+    alone, so the segments of a table a fixed map wins do not change with the user's seed. (The drawn
+    seed is still drawn: other candidates keep theirs.)
     """
     if architecture.head in FIXED_HEADS and settings.get("fixed_map_seed") is not None:
         return settings["fixed_map_seed"]
