@@ -465,7 +465,7 @@ def _mixed_rows(n=120, seed=0):
 
 
 def test_neighbors_graph_on_a_mixed_table_takes_a_third_from_the_measurements():
-    from sknas.training.objectives import continuous_columns, neighbor_graph
+    from sknas.training.objectives import neighbor_graph, numeric_column_kinds
 
     rows, group, category, layout = _mixed_rows()
     plain = neighbor_graph(rows, 15)
@@ -473,7 +473,7 @@ def test_neighbors_graph_on_a_mixed_table_takes_a_third_from_the_measurements():
     k = plain.shape[1]
     # the first two thirds are the encoded rows' graph, unchanged
     assert np.array_equal(mixed[:, :k - k // 3], neighbor_graph(rows, k)[:, :k - k // 3])
-    assert continuous_columns(rows, layout) == [0, 1]
+    assert numeric_column_kinds(rows, layout)[0] == [0, 1]
     # the last third: each row's nearest other rows in the two measured columns
     from sklearn.neighbors import NearestNeighbors
     nearest = NearestNeighbors(n_neighbors=k // 3 + 1).fit(rows[:, :2]).kneighbors(rows[:, :2], return_distance=False)
@@ -499,13 +499,13 @@ def test_neighbors_graph_without_categorical_columns_is_unchanged():
 
 def test_neighbors_graph_on_a_table_of_flags_takes_a_third_from_the_measurements():
     """A yes/no column given as 0/1 numbers (``AutoSegmenter``'s flags) splits the graph as a category does."""
-    from sknas.training.objectives import continuous_columns, discrete_numeric_columns, neighbor_graph
+    from sknas.training.objectives import neighbor_graph, numeric_column_kinds
 
     rows, group, category, _ = _mixed_rows()
     flag = category[:, None].astype(np.float32)  # the category as one 0/1 column, no layout
     constant = np.zeros((len(rows), 1), dtype=np.float32)  # splits nothing: never a discrete column
     flagged = np.hstack([rows[:, :2], flag, constant])
-    assert continuous_columns(flagged, None) == [0, 1] and discrete_numeric_columns(flagged, None) == [2]
+    assert numeric_column_kinds(flagged, None) == ([0, 1], [2])
     plain, mixed = neighbor_graph(flagged, 15), NeighborsObjective_prepare(flagged, None)
     assert np.array_equal(mixed[:, :10], plain[:, :10]) and not np.array_equal(mixed, plain)
     cross = lambda ind: float((category[ind] != category[:, None]).mean())  # noqa: E731

@@ -147,14 +147,16 @@ def neighbor_graph(rows, k):
     return ind
 
 
-#: Rows :func:`continuous_columns` counts distinct values on (an even spread of them): sorting every column of a
+#: Rows :func:`numeric_column_kinds` counts distinct values on (an even spread of them): sorting every column of a
 #: million-row table would cost seconds, and a column with more distinct values than the limit shows it early.
 CONTINUOUS_CHECK_ROWS = 20_000
 
 
-def continuous_columns(rows, layout):
-    """Indices of the numeric columns of encoded ``rows`` with more than sknas.config's ``max_discrete_values``
-    distinct values: measurements, not flags, counts or codes (the indicator blocks of ``layout`` never).
+def numeric_column_kinds(rows, layout):
+    """``(continuous, discrete)``: indices of the numeric columns of encoded ``rows`` (the indicator blocks of
+    ``layout`` never) with more than sknas.config's ``max_discrete_values`` distinct values (measurements), and
+    with 2 to that many (flags, such as a yes/no column ``AutoSegmenter`` made 0/1, counts and codes; a constant
+    column splits nothing and is neither).
 
     Counted on at most :data:`CONTINUOUS_CHECK_ROWS` evenly spread rows.
 
@@ -162,29 +164,9 @@ def continuous_columns(rows, layout):
     --------
     >>> import numpy as np
     >>> rows = np.column_stack([np.arange(50.0), np.arange(50) % 3, np.zeros(50)])
-    >>> continuous_columns(rows, None)
-    [0]
+    >>> numeric_column_kinds(rows, None)
+    ([0], [1])
     """
-    return _numeric_columns_by_kind(rows, layout)[0]
-
-
-def discrete_numeric_columns(rows, layout):
-    """Indices of the numeric columns of encoded ``rows`` with 2 to sknas.config's ``max_discrete_values``
-    distinct values: flags (a yes/no column ``AutoSegmenter`` made 0/1), counts and codes; constant columns
-    split nothing and are left out.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rows = np.column_stack([np.arange(50.0), np.arange(50) % 3, np.zeros(50)])
-    >>> discrete_numeric_columns(rows, None)
-    [1]
-    """
-    return _numeric_columns_by_kind(rows, layout)[1]
-
-
-def _numeric_columns_by_kind(rows, layout):
-    """(continuous, discrete) numeric column indices, distinct values counted on an even spread of rows."""
     max_values = get_config()["max_discrete_values"]
     n_numeric = rows.shape[1] if layout is None else layout.n_numeric
     sample = rows[::max(1, len(rows) // CONTINUOUS_CHECK_ROWS)]
@@ -229,19 +211,24 @@ def mixed_neighbor_graph(rows, k, layout):
     while two thirds still see the categories (``docs/selection.md``). Unchanged without a discrete column
     or without a continuous one.
     """
-    ind = neighbor_graph(rows, k)
+    # Cached as the graphs it is made of: every candidate prepares the same rows, and counting each column's
+    # distinct values is 20 ms on the search's 20,000-row cap.
+    config = get_config()
+    key = ("mixed", content_key(rows), k, None if layout is None else (layout.n_numeric, tuple(layout.cardinalities)),
+           config["max_discrete_values"], config["knn_exact_max_rows"], config["knn_reference_rows"])
+    cached = _GRAPH_CACHE.get(key)
+    if cached is not None:
+        return cached
+    graph = ind = neighbor_graph(rows, k)
     share = k // 3
-    if share < 1:
-        return ind
-    continuous, discrete = _numeric_columns_by_kind(rows, layout)
+    continuous, discrete = numeric_column_kinds(rows, layout) if share >= 1 else ([], [])
     has_categories = layout is not None and bool(layout.cardinalities)
-    if not continuous or not (discrete or has_categories):
-        return ind
-    measured = _measured_neighbors(np.ascontiguousarray(rows[:, continuous]), share)
-    mixed = ind.copy()
-    mixed[:, k - share:] = measured
-    mixed.setflags(write=False)
-    return mixed
+    if continuous and (discrete or has_categories):
+        graph = ind.copy()
+        graph[:, k - share:] = _measured_neighbors(np.ascontiguousarray(rows[:, continuous]), share)
+        graph.setflags(write=False)
+    _GRAPH_CACHE.put(key, graph)
+    return graph
 
 
 class NeighborsObjective(Objective):
