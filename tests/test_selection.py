@@ -118,6 +118,36 @@ def test_auto_scoring_averages_the_embedding_silhouette_and_the_input_separabili
         score_embedding(Z, scoring="silhouette+separability", n_clusters=3)
 
 
+def test_discriminability_averages_the_embeddings_and_the_inputs_held_out_separability():
+    from sklearn.datasets import make_blobs
+
+    from sknas.evaluation import score_embedding
+
+    X, _ = make_blobs(200, centers=3, n_features=4, random_state=0)
+    Z = X[:, :2] * 10.0
+    res = score_embedding(Z, scoring="discriminability+separability", n_clusters=3, X=X, random_state=0)
+    assert res.valid and "silhouette" not in res.details
+    assert res.score == pytest.approx((res.details["discriminability"] + res.details["separability"]) / 2)
+    assert -1.0 <= res.details["discriminability"] <= 1.0
+    with pytest.raises(ValueError, match="requires the input rows X"):
+        score_embedding(Z, scoring="discriminability+separability", n_clusters=3)
+
+
+def test_discriminability_does_not_reward_a_space_for_its_scale_per_direction():
+    # The point of the scoring: the silhouette of a fixed partition moves when a space is stretched
+    # differently along its axes (the LDA map's whitening wins it by construction), the held-out
+    # discriminability does not (an affine map changes no discriminant up to the shrinkage).
+    from sklearn.datasets import make_blobs
+    from sklearn.metrics import silhouette_score
+
+    from sknas.evaluation import separability
+
+    Z, labels = make_blobs(300, centers=3, n_features=2, cluster_std=2.0, random_state=0)
+    stretched = Z @ np.array([[8.0, 0.0], [3.0, 0.2]])
+    assert abs(silhouette_score(stretched, labels) - silhouette_score(Z, labels)) > 0.1
+    assert separability(stretched, labels) == pytest.approx(separability(Z, labels), abs=0.01)
+
+
 def test_default_search_scores_with_auto(customers):
     X, _ = customers
     search = RandomFeatureSearch(n_components=2, n_clusters=3, **{**FAST_SEARCH, "max_trials": 3}).fit(X)

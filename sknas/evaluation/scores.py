@@ -43,6 +43,7 @@ __all__ = [
 SCORINGS = (
     "silhouette",
     "silhouette+separability",
+    "discriminability+separability",
     "calinski_harabasz",
     "davies_bouldin",
     "stability",
@@ -405,8 +406,8 @@ def _check_scoring(scoring, validation_loss, X):
                          f"one of {', '.join(SCORINGS)}")
     if scoring == "validation_loss" and validation_loss is None:
         raise ValueError("scoring='validation_loss' requires the validation_loss argument")
-    if scoring == "silhouette+separability" and X is None:
-        raise ValueError("scoring='silhouette+separability' requires the input rows X")
+    if scoring in ("silhouette+separability", "discriminability+separability") and X is None:
+        raise ValueError(f"scoring={scoring!r} requires the input rows X")
 
 
 def _score_after_guard(scoring, Z, km, k, validation_loss, rng, details):
@@ -426,6 +427,14 @@ def _score_after_guard(scoring, Z, km, k, validation_loss, rng, details):
         silhouette = float(silhouette_score(Z, km.labels_))
         details["silhouette"] = silhouette
         value = (silhouette + details["separability"]) / 2.0
+    elif scoring == "discriminability+separability":
+        # The same held-out judgement twice: in the candidate's own embedding and in the shared input.
+        # The own-space silhouette it replaces favoured the LDA map by construction (the map whitens the
+        # scatter of the very clusters it is judged on); here every candidate's space is whitened by its own
+        # clusters' scatter, on rows the projection was not fitted to (docs/selection.md).
+        discriminability = separability(Z, km.labels_)
+        details["discriminability"] = discriminability
+        value = (discriminability + details["separability"]) / 2.0
     else:
         value, raw = _geometric_score(scoring, Z, km.labels_, k, rng)
         value, details[scoring] = float(value), float(raw)
@@ -457,6 +466,11 @@ def score_embedding(Z, *, scoring="silhouette", n_clusters=8, X=None,
         better). ``"davies_bouldin"`` and ``"validation_loss"`` are negated.
         ``"stability"`` is the mean pairwise adjusted Rand index of KMeans
         fitted on 5 random half-splits and predicted on all rows.
+        ``"silhouette+separability"`` averages the silhouette in ``Z`` with
+        :func:`separability` in ``X``; ``"discriminability+separability"``
+        averages :func:`separability` in ``Z`` (the candidate's own space,
+        judged held out and whitened by its clusters' scatter) with the one in
+        ``X``. Both need ``X``.
     n_clusters : int, default=8
         Clusters for KMeans; clipped to ``[2, n_rows - 1]`` (and, with
         ``X``, to one less than the distinct rows of ``X``).

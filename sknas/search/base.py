@@ -48,7 +48,7 @@ from .clock import SearchClock
 
 #: The scorings on the silhouette's [-1, 1] scale, where a network must beat the best fixed map by
 #: sknas.config's fixed_map_margin (see _prefer_fixed_map); other scorings compare plainly.
-MARGIN_SCORINGS = ("silhouette", "silhouette+separability")
+MARGIN_SCORINGS = ("silhouette", "silhouette+separability", "discriminability+separability")
 
 
 class SearchFailedError(RuntimeError):

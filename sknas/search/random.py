@@ -41,8 +41,8 @@ class RandomFeatureSearch(BaseFeatureSearch):
         measurements (see ``sknas.training.objectives``).
     scoring : str or callable, default="auto"
         Label-free score of a candidate on the scoring rows, one of
-        ``"silhouette+separability"``, ``"silhouette"``, ``"calinski_harabasz"``,
-        ``"davies_bouldin"``, ``"stability"``, ``"validation_loss"``, or
+        ``"silhouette+separability"``, ``"discriminability+separability"``,
+        ``"silhouette"``, ``"calinski_harabasz"``, ``"davies_bouldin"``, ``"stability"``, ``"validation_loss"``, or
         ``callable(Z) -> float`` (higher is better).  ``"auto"`` is
         ``"silhouette+separability"``: the mean of the KMeans partition's
         silhouette in the candidate's embedding and its held-out separability
@@ -53,7 +53,10 @@ class RandomFeatureSearch(BaseFeatureSearch):
         and ``quality_default.md``): Kendall tau with true ARI across candidates
         +0.41 / +0.47 (random / evolution pools) against +0.30 / +0.34 for the
         silhouette alone, and a higher or equal mean ARI of the final pipeline for
-        every search.  Collapsed embeddings are rejected whatever
+        every search.  ``"discriminability+separability"`` replaces the
+        silhouette with the same held-out separability measured in the
+        candidate's embedding, so no map is rewarded for the scale of its
+        directions (``docs/selection.md``).  Collapsed embeddings are rejected whatever
         the scoring.  Two scorings rank the whole pool after the search:
         ``"consensus"`` (mean ARI of a candidate's clustering with the other
         candidates') and ``"silhouette+consensus"`` (the rank average of both);
