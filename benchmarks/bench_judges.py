@@ -183,6 +183,18 @@ def evaluate(pool, judge, restated, drop_restating):
             "n_candidates": len(records)}
 
 
+def target_noise_tau(pool, seeds=(101, 202)):
+    """Kendall tau between the candidates' ARIs under two other KMeans draws of their own embeddings: how well
+    the target itself reproduces, the ceiling no label-free judge can beat by more than chance."""
+    records = [pool["records"][i] for i in distinct(pool["records"])]
+    if len(records) < 3:
+        return np.nan
+    y, k = pool["y_score"], pool["k"]
+    aris = [[adjusted_rand_score(y[:len(r["labels"])], KMeans(k, n_init=3, random_state=seed).fit_predict(
+        np.asarray(r["embedding"], dtype=np.float64))) for r in records] for seed in seeds]
+    return float(kendalltau(*aris).statistic) if np.ptp(aris[0]) > 0 and np.ptp(aris[1]) > 0 else np.nan
+
+
 def stratified_bootstrap(values_by_table, n_boot=2000, seed=0):
     """95% interval of the mean over tables of the per-table mean (tables, then seeds, resampled)."""
     rng = np.random.default_rng(seed)
@@ -205,6 +217,8 @@ def main():
     parser.add_argument("--search", default="random")
     parser.add_argument("--judges", nargs="+", default=list(JUDGES))
     parser.add_argument("--out", default=None)
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also report the target's own reproducibility (target_noise_tau)")
     args = parser.parse_args()
     tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK, "held2": judge_tables.HELD_BACK_2,
               "all": judge_tables.TABLES}[args.split]
@@ -234,6 +248,14 @@ def main():
             fmt = lambda c: f"{c[0]:.3f} [{c[1]:.3f}, {c[2]:.3f}]"  # noqa: E731
             lines.append(f"| {judge} | {'yes' if drop else 'no'} | {fmt(cells['tau'])} | {fmt(cells['regret'])} | "
                          f"{fmt(cells['picked_ari'])} | {cells['restates'][0]:.2f} |")
+    if args.ceiling:
+        by_table = {}
+        for pool in pools:
+            by_table.setdefault(pool["table"], []).append(target_noise_tau(pool))
+        ceiling = stratified_bootstrap(by_table)
+        summary.append({"judge": "target noise ceiling", "tau": ceiling})
+        lines += ["", f"Ceiling: Kendall tau between the candidates' ARIs under two other KMeans draws of their "
+                  f"embeddings, {ceiling[0]:.3f} [{ceiling[1]:.3f}, {ceiling[2]:.3f}] (the target's own noise)."]
     lines += ["", "Per table (judge: mean regret over seeds, restating dropped):", "",
               "| table | " + " | ".join(args.judges) + " |", "|---" * (len(args.judges) + 1) + "|"]
     for table in sorted({r["table"] for r in rows}):
