@@ -220,7 +220,7 @@ def stratified_bootstrap(values_by_table, n_boot=2000, seed=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=Path, default=POOLS)
-    parser.add_argument("--split", choices=("dev", "held", "held2", "all"), default="dev")
+    parser.add_argument("--split", choices=("dev", "held", "held2", "held3", "all"), default="dev")
     parser.add_argument("--search", default="random")
     parser.add_argument("--judges", nargs="+", default=list(JUDGES))
     parser.add_argument("--out", default=None)
@@ -231,7 +231,7 @@ def main():
                         help="also report the target's own reproducibility (target_noise_tau)")
     args = parser.parse_args()
     tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK, "held2": judge_tables.HELD_BACK_2,
-              "all": judge_tables.TABLES}[args.split]
+              "held3": judge_tables.HELD_BACK_3, "all": judge_tables.TABLES}[args.split]
     pools = load_pools(args.pools, tables, args.search)
     rows = []
     for pool in pools:
