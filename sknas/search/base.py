@@ -207,10 +207,6 @@ class BaseFeatureSearch(BaseNeuralTransformer):
                                      batch_size=self.batch_size, parallel=self._parallel())
         # before anything trains: bad init fails fast
         self._init_archs = init_architectures(self.init, space, X=context["X"], n_clusters=self.n_clusters)
-        # The fixed maps' seed (candidates.candidate_seed): the same for every random_state, so a fixed map is a
-        # function of the table alone and the segments it gives do not change with the user's seed
-        # (docs/selection.md, "The fixed maps' seed").
-        self._fixed_map_seed = candidate_evaluation.FIXED_MAP_SEED
         try:
             history = self._search(space, context)
             if self.checkpoint is not None and self._checkpoints() and not self._journal.used:
@@ -219,7 +215,6 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         finally:
             self.__dict__.pop("_journal", None)  # search state, never pickled with the fitted estimator
             self.__dict__.pop("_init_archs", None)
-            self.__dict__.pop("_fixed_map_seed", None)
         ok = [r for r in history if r["status"] == "ok"]
         if not ok:
             raise SearchFailedError(
@@ -461,7 +456,10 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             "max_epochs": self.max_epochs, "batch_size": self.batch_size,
             "learning_rate": self.learning_rate, "max_time": self.max_time, "device": self.device_,
             "categorical": self._standardizer.layout,  # where the indicator blocks the networks embed sit
-            "fixed_map_seed": self.__dict__.get("_fixed_map_seed"),
+            # The fixed maps' seed (candidates.candidate_seed): the same for every random_state, so a fixed map is
+            # a function of the table alone and the segments it gives do not change with the user's seed
+            # (docs/selection.md, "The fixed maps' seed").
+            "fixed_map_seed": candidate_evaluation.FIXED_MAP_SEED,
             # Candidates may run in worker processes or threads, which do not share this thread's settings.
             "config": get_config(),
         }

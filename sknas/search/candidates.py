@@ -33,7 +33,7 @@ SEARCH_DATA_KEYS = ("X_train", "X_valid", "X_score", "X_fixed", "y_train", "y_va
 
 
 #: The seed every fit gives its fixed maps (raw features, the LDA map), whatever its ``random_state``
-#: (``BaseFeatureSearch._select_architecture``, ``docs/selection.md``, "The fixed maps' seed").
+#: (``BaseFeatureSearch._candidate_settings``, ``docs/selection.md``, "The fixed maps' seed").
 FIXED_MAP_SEED = 0
 
 
