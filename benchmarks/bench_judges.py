@@ -4,7 +4,8 @@ Reads the pools of ``judge_pools.py`` (every valid candidate of a default search
 labels of the labelled scoring rows, its own-space scores, the true classes of those rows) and asks each
 judge which candidate it would pick. Per judge: Kendall tau of its scores with the candidates' true ARI,
 regret = ARI(best candidate of the pool) - ARI(picked candidate), how often it picks a partition that
-restates one discrete input column (NMI >= sknas.config's ``restatement_nmi``), and the share of tables it picks the pool's best on.
+restates one discrete input column (NMI >= sknas.config's ``restatement_nmi``), and the share of tables it picks
+the pool's best on.
 Means come with 95% bootstrap intervals over (table, seed) pools (``rliable``-style stratified bootstrap:
 tables resampled, then seeds within them). Labels are used only to evaluate.
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 import argparse
 import pickle
 import platform
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +25,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import judge_tables
-from result_files import machine_header, write_results
+from result_files import print_or_write
 from sknas.config import get_config
 from sknas.evaluation.judge import column_restatement, cross_space_scores, discrete_columns
 from sknas.evaluation.k_choice import split_stability
@@ -96,6 +96,18 @@ def judge_scores(pool, judge):
         return (2 * own + knn_consistency(pool)) / 3
     if judge == "held-out discriminability in the embedding + separability":
         return (own_separability(pool) + separability) / 2
+    if judge == "pooled common space":
+        return pooled_silhouette(pool)
+    if judge == "(own silhouette + separability + pooled) / 3":
+        return (2 * own + pooled_silhouette(pool)) / 3
+    if judge == "(own silhouette + separability + kNN consistency + pooled) / 4":
+        return (2 * own + knn_consistency(pool) + pooled_silhouette(pool)) / 4
+    if judge == "k support":
+        return k_support(pool)
+    if judge == "default + k support / 2":
+        return own + k_support(pool) / 2
+    if judge == "(own silhouette less its Gaussian null + separability) / 2":
+        return own - gaussian_null_silhouette(pool) / 2
     if judge == "default, LDA map's silhouette cross-fitted":
         X = np.asarray(pool["X_score"], dtype=np.float64)
         return np.array([(crossfit_lda_silhouette(X, pool["k"], r["embedding"].shape[1]) + sep) / 2
@@ -149,6 +161,53 @@ def knn_consistency(pool, k=15):
     return np.array(values)
 
 
+def _unit_scale(Z):
+    Z = np.asarray(Z, dtype=np.float64)
+    Z = Z - Z.mean(axis=0)
+    return Z / (np.sqrt((Z ** 2).sum(axis=1).mean()) + 1e-12)
+
+
+def pooled_silhouette(pool):
+    """Each candidate's partition judged in one space shared by all: every candidate's embedding and the input,
+    each centred and scaled to unit mean squared norm, side by side (the "pooled/common space" of the deep
+    clustering model-selection literature issue 20 cites). Unlike ACE it takes no vote between spaces."""
+    n = len(pool["records"][0]["labels"])
+    shared = np.hstack([_unit_scale(r["embedding"]) for r in pool["records"]] + [_unit_scale(pool["X_score"][:n])])
+    return np.array([silhouette_score(shared, r["labels"]) if len(np.unique(r["labels"])) > 1 else -1.0
+                     for r in pool["records"]])
+
+
+def _kmeans_silhouette(Z, k, seed=0):
+    labels = KMeans(k, n_init=3, random_state=seed).fit_predict(Z)
+    return float(silhouette_score(Z, labels)) if len(np.unique(labels)) > 1 else -1.0
+
+
+def k_support(pool):
+    """How much better the requested k fits a candidate's embedding than its neighbours k - 1 and k + 1: the
+    silhouette of its own segments less the best silhouette of KMeans at k +- 1 there. A space whose natural
+    number of groups is the one the user asked for is preferred (the nested-groups failure: a space with three
+    clear groups scores well at any k that splits them)."""
+    k, out = pool["k"], []
+    for r in pool["records"]:
+        Z = np.asarray(r["embedding"], dtype=np.float64)
+        own = silhouette_score(Z, r["labels"]) if len(np.unique(r["labels"])) > 1 else -1.0
+        out.append(own - max(_kmeans_silhouette(Z, m) for m in (k - 1, k + 1) if m >= 2))
+    return np.array(out)
+
+
+def gaussian_null_silhouette(pool, seed=0, rows=1000):
+    """The silhouette KMeans reaches in each candidate's embedding when it has no groups at all: a Gaussian with
+    the embedding's mean and covariance (the reference distribution of the gap statistic). A low-dimensional or
+    elongated space scores well on a single blob; this is the part of a silhouette owed to the shape."""
+    out = []
+    for r in pool["records"]:
+        Z = np.asarray(r["embedding"], dtype=np.float64)
+        cov = np.cov(Z, rowvar=False) + 1e-9 * np.eye(Z.shape[1])
+        null = np.random.RandomState(seed).multivariate_normal(Z.mean(axis=0), cov, size=min(rows, len(Z)))
+        out.append(_kmeans_silhouette(null, pool["k"], seed))
+    return np.array(out)
+
+
 def stability(pool):
     """Each candidate's KMeans stability in its own embedding: the ARI between KMeans fitted on two random
     halves of its scoring rows (``k_choice.split_stability``, 6 half-splits), the resampling criterion of
@@ -164,7 +223,10 @@ JUDGES = ("default (own silhouette + separability)", "own silhouette", "separabi
           "cross-space ACE", "cross-space ACE, embeddings only", "cross-space ACE + separability",
           "split stability", "default + split stability / 4", "default, LDA map's silhouette cross-fitted",
           "kNN consistency in the input", "(own silhouette + separability + kNN consistency) / 3",
-          "held-out discriminability in the embedding + separability")
+          "held-out discriminability in the embedding + separability", "pooled common space",
+          "(own silhouette + separability + pooled) / 3",
+          "(own silhouette + separability + kNN consistency + pooled) / 4", "k support", "default + k support / 2",
+          "(own silhouette less its Gaussian null + separability) / 2")
 
 
 def evaluate(pool, judge, restated, drop_restating, margin=0.0):
@@ -275,12 +337,7 @@ def main():
             sel = [r["regret"] for r in rows if r["table"] == table and r["judge"] == judge and r["drop_restating"]]
             cells.append(f"{np.mean(sel):.3f}")
         lines.append(f"| {table} | " + " | ".join(cells) + " |")
-    if not args.out:
-        print("\n".join(lines))
-    else:
-        command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
-        write_results(args.out, [machine_header(command), ""] + lines,
-                      {"rows": rows, "summary": summary, "machine": platform.node()})
+    print_or_write(args.out, lines, {"rows": rows, "summary": summary, "machine": platform.node()})
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ segments against the classes (labels are used only to evaluate).
 from __future__ import annotations
 
 import argparse
-import sys
 import warnings
 from pathlib import Path
 
@@ -23,10 +22,10 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import judge_tables
 from bench_judges import POOLS, load_pools, stratified_bootstrap
-from result_files import machine_header, write_results
+from result_files import print_or_write
+from sknas.autosegment import AutoSegmenter
 from sknas.evaluation.judge import discrete_columns
-from sknas.config import get_config
-from sknas.evaluation.k_choice import PREDICTION_STRENGTH_THRESHOLD, choose_k, prediction_strength, split_stability
+from sknas.evaluation.k_choice import PREDICTION_STRENGTH_THRESHOLD, choose_k, prediction_strength
 from sknas.space.categorical import CategoricalLayout
 
 ROWS = 1000
@@ -60,11 +59,14 @@ def rules(pool, ks):
     chosen, evidence = choose_k(pick, ks, labelings, columns)
     out["silhouette in embedding, admissible k (AutoSegmenter 2026-12-04)"] = chosen
 
-    def stability(k):
-        return split_stability(pick, k, lambda part, n, seed: KMeans(n, n_init=4, random_state=seed).fit(part))
-
-    out["+ stable segments, k >= 3 preferred (AutoSegmenter now)"] = choose_k(
-        pick, ks, labelings, columns, stability=stability, prefer_at_least=get_config()["prefer_at_least"])[0]
+    # The product's own rule, called as AutoSegmenter calls it (its clusterer, rows, seed and stability check) on
+    # the picked embedding of every scoring row.
+    embedding = pool["records"][pool["default_pick"]]["embedding"].astype(np.float64)
+    all_columns = discrete_columns(pool["X_score"].astype(np.float64), layout)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["+ stable segments, k >= 3 preferred (AutoSegmenter now)"] = AutoSegmenter()._choose_k(
+            embedding, all_columns, ks, 0)[0]
     strength = {k: prediction_strength(pick, k) for k in ks}
     passing = [k for k in ks if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
     out["prediction strength"] = max(passing) if passing else ks[0]
@@ -117,11 +119,7 @@ def main():
         sel = [r for r in results if r["table"] == table]
         lines.append(f"| {table} | {sel[0]['true_k']} | " + " | ".join(
             ",".join(str(r["k"]) for r in sel if r["rule"] == rule) for rule in rule_names) + " |")
-    if not args.out:
-        print("\n".join(lines))
-    else:
-        command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
-        write_results(args.out, [machine_header(command), ""] + lines, {"rows": results})
+    print_or_write(args.out, lines, {"rows": results})
 
 
 if __name__ == "__main__":

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
 
 import judge_tables
 from bench_judges import stratified_bootstrap
-from result_files import machine_header, write_results
+from result_files import print_or_write
 from sknas.config import get_config
 from sknas.evaluation.judge import column_restatement
 
@@ -137,12 +136,7 @@ def main():
     checks.append(f"mixed-type runs whose chosen segments have NMI >= 0.8 with one column (classes do not): "
                   f"{mixed_bad or 'none'}")
     lines += ["", "Checks:", ""] + [f"- {c}" for c in checks]
-    if not args.out:
-        print("\n".join(lines))
-    else:
-        command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
-        write_results(args.out, [machine_header(command), ""] + lines,
-                      {"rows": rows, "checks": checks})
+    print_or_write(args.out, lines, {"rows": rows, "checks": checks})
 
 
 if __name__ == "__main__":

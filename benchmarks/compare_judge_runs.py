@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ import numpy as np
 import judge_tables
 from bench_judges import stratified_bootstrap
 from bench_selection_pipeline import PUBLIC, RECIPES
-from result_files import RESULTS, machine_header, write_results
+from result_files import RESULTS, print_or_write
 
 GROUPS = (("public four", lambda t: t in PUBLIC), ("development", lambda t: t in judge_tables.DEVELOPMENT),
           ("mixed-type", None))
@@ -155,11 +154,7 @@ def main():
     unpaired = sorted({tuple(u) for part in record.values() for row in part for u in row["unpaired"]})
     lines += ["", f"Default judge in the new pools: {', '.join(scorings)}. (table, seed) pairs in one run only: "
               f"{unpaired or 'none'}."]
-    if not args.out:
-        print("\n".join(lines))
-    else:
-        command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
-        write_results(args.out, [machine_header(command), ""] + lines, {**record, "new_pool_rows": new})
+    print_or_write(args.out, lines, {**record, "new_pool_rows": new})
 
 
 if __name__ == "__main__":

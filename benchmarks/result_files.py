@@ -27,3 +27,12 @@ def write_results(stem, lines, rows):
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     (RESULTS / f"{stem}.json").write_text(json.dumps(rows, indent=1, default=str))
     print("\n".join(lines))
+
+
+def print_or_write(stem, lines, payload):
+    """Print ``lines`` when ``stem`` is empty; otherwise write them under a header naming this run's command."""
+    if not stem:
+        print("\n".join(lines))
+        return
+    command = " ".join(["python benchmarks/" + Path(sys.argv[0]).name, *sys.argv[1:]])
+    write_results(stem, [machine_header(command), ""] + lines, payload)
