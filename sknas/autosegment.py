@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 import warnings
@@ -181,8 +182,11 @@ default="random"
         (booleans and yes/no strings as 0/1, missing values the most frequent),
         ``"date"`` (days since the earliest date at fit, missing values the
         median), ``"categorical"``, or left out: ``"id"`` (a non-float column
-        with a different value in every row, tables of 20 rows or more) and
-        ``"constant"`` (one value, or missing in every row).  Only a DataFrame
+        with a different value in every row, tables of 20 rows or more),
+        ``"constant"`` (one value, or missing in every row) and
+        ``"high_cardinality"`` (strings with more than 100 distinct values:
+        free text or a code).  Numbers written as strings, with blanks or
+        ``"NA"`` for missing ones, are ``"numeric"``.  Only a DataFrame
         gets these rules; an array's columns ``x0, x1, ...`` are all numeric.
     dropped_columns_ : dict
         ``{column: reason}`` for the columns left out (a ``UserWarning`` names
@@ -437,7 +441,8 @@ default="random"
         Xe, numeric, frame = self._encode(X, reset=True)
         self.categorical_columns_ = [] if frame is None else \
             [c for c, is_num in zip(frame.columns, self._numeric_mask) if not is_num]
-        self._input_scaler = Standardizer().fit(numeric)  # for the report's classical recipes
+        # for the report's classical recipes, which standardise and no more
+        self._input_scaler = Standardizer(deskew_skewness=math.inf).fit(numeric)
         seed = rng.randint(2**31 - 1)
         candidates = self._k_candidates(len(Xe))
         k0 = candidates[(len(candidates) - 1) // 2]  # the search's k; the final one is chosen on its embedding

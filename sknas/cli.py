@@ -162,17 +162,45 @@ def run_demo(n_samples=2000, max_trials=16, random_state=0, threads=None, out=sy
     return pipe
 
 
+#: Delimiters a CSV file is sniffed for: spreadsheets in locales with a decimal comma write ";".
+CSV_DELIMITERS = ",;\t|"
+
+
+def read_table(csv, sep=None, decimal=None):
+    """The CSV file ``csv`` as a DataFrame, its delimiter sniffed from the first lines when ``sep`` is None.
+
+    A file written with ``;`` (a spreadsheet's export where the decimal mark is a comma) is read with
+    ``decimal=","`` unless ``decimal`` says otherwise; numbers written with a point there stay text, which
+    :class:`~sknas.preprocessing.table_columns.TableColumns` still reads as numbers.
+    """
+    import csv as csv_module
+
+    import pandas as pd
+
+    if sep is None:
+        with open(csv, newline="", encoding="utf-8", errors="replace") as handle:
+            head = handle.read(64 * 1024)
+        try:
+            sep = csv_module.Sniffer().sniff(head, delimiters=CSV_DELIMITERS).delimiter
+        except csv_module.Error:  # one column, or no delimiter stands out: pandas' own default
+            sep = ","
+    if decimal is None:
+        decimal = "," if sep == ";" else "."
+    return pd.read_csv(csv, sep=sep, decimal=decimal)
+
+
 def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kmeans", cluster_range=(2, 10),
                n_components=8, max_trials=10, max_epochs="auto", drop=(), id_column=None, random_state=0,
-               threads=None, device="auto", out=None):
+               threads=None, device="auto", out=None, sep=None, decimal=None):
     """Segment the rows of a CSV file; write segments.csv, model.zip (sknas.save) and report.html to ``out_dir``.
 
     Columns are used as AutoSegmenter sees a DataFrame (``column_roles_``: ids
     and constant columns left out, yes/no as 0/1, dates as days, numbers,
     other columns as categories); ``drop`` names columns to ignore,
     ``id_column`` one to copy into segments.csv (and ignore; by default the
-    first id-like column found, else the row number).  Returns the fitted
-    AutoSegmenter.
+    first id-like column found, else the row number).  ``sep`` and
+    ``decimal`` are sniffed when None (:func:`read_table`).  Returns the
+    fitted AutoSegmenter.
     """
     import os
 
@@ -185,7 +213,7 @@ def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kme
     out = sys.stdout if out is None else out
     if threads:
         torch.set_num_threads(threads)
-    table = pd.read_csv(csv)
+    table = read_table(csv, sep=sep, decimal=decimal)
     ignored = [*drop, *([id_column] if id_column else [])]
     missing = [c for c in ignored if c not in table.columns]
     if missing:
@@ -250,6 +278,8 @@ def main(argv=None):
                         help="epochs per candidate: an int or 'auto' (default: enough for 1,000 updates, at least 40)")
     search.add_argument("--drop", nargs="*", default=(), help="columns to ignore")
     search.add_argument("--id-column", default=None, help="a column copied to segments.csv, not used to segment")
+    search.add_argument("--sep", default=None, help="the CSV's delimiter (default: sniffed among , ; tab |)")
+    search.add_argument("--decimal", default=None, help="the decimal mark (default: ',' in a ';' file, else '.')")
     search.add_argument("--device", default="auto", help="auto, cpu or cuda")
     search.add_argument("--random-state", type=int, default=0)
     search.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
@@ -262,7 +292,8 @@ def main(argv=None):
         run_search(args.csv, args.out, method=args.method, clusters=args.clusters, clusterer=args.clusterer,
                    cluster_range=args.cluster_range, n_components=args.n_components, max_trials=args.max_trials,
                    max_epochs=args.max_epochs, drop=args.drop, id_column=args.id_column,
-                   random_state=args.random_state, threads=args.threads, device=args.device)
+                   random_state=args.random_state, threads=args.threads, device=args.device, sep=args.sep,
+                   decimal=args.decimal)
     return 0
 
 

@@ -53,3 +53,29 @@ def test_search_fixed_k_darts_and_bad_arguments(customers_csv, tmp_path):
         main(["search", str(path), "--clusters", "many", "--out", str(out)])
     with pytest.raises(SystemExit, match="no column"):
         main(["search", str(path), "--out", str(out), "--drop", "nope", *FAST_CLI])
+
+
+@pytest.mark.parametrize("sep, decimal", [(";", ","), ("\t", "."), ("|", "."), (",", ".")])
+def test_csv_delimiter_and_decimal_mark_are_sniffed(tmp_path, sep, decimal):
+    """A spreadsheet's export in a locale with a decimal comma (";" and ","), or tab- and pipe-separated files,
+    read as the same table a plain CSV gives."""
+    from sknas.cli import read_table
+
+    frame = make_customers(n_samples=40, random_state=0, as_frame=True).data.round(3)
+    path = tmp_path / "table.csv"
+    frame.to_csv(path, index=False, sep=sep, decimal=decimal)
+    read = read_table(path)
+    assert list(read.columns) == list(frame.columns)
+    np.testing.assert_allclose(read["spend"], frame["spend"])
+    assert read_table(path, sep=sep, decimal=decimal).equals(read)
+
+
+def test_search_on_a_semicolon_file(customers_csv, tmp_path):
+    path, frame = customers_csv
+    semicolons = tmp_path / "customers_semicolons.csv"
+    frame.to_csv(semicolons, index=False, sep=";", decimal=",")
+    out = tmp_path / "out"
+    main(["search", str(semicolons), "--clusters", "3", "--out", str(out), *FAST_CLI])
+    model = sknas.load(out / "model.zip")
+    assert model.column_roles_["spend"] == "numeric" and model.column_roles_["customer_id"] == "id"
+    assert list(pd.read_csv(out / "segments.csv")["customer_id"]) == list(frame["customer_id"])

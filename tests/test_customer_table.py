@@ -180,8 +180,67 @@ def test_column_rules_at_the_edges():
     used = columns.transform(frame)
     np.testing.assert_allclose(used["visit"], np.arange(n) / 24)
     assert list(used["t"]) == [1.0, 0.0] * 15
-    # Below 20 rows, a column with a different value in every row is not taken for an id.
-    assert TableColumns().fit(frame.head(10)[["code", "score"]]).roles_["code"] == "categorical"
+    # Below 20 rows, a column with a different value in every row is not taken for an id: numbers written as
+    # strings are numbers then.
+    assert TableColumns().fit(frame.head(10)[["code", "score"]]).roles_["code"] == "numeric"
+
+
+def test_numbers_written_as_text_and_free_text():
+    """A CSV's numbers kept as text because some rows are blank (the telco ``TotalCharges``) are numbers; text with
+    more distinct values than ``max_categories`` (comments, codes) is left out, not one-hot into hundreds of
+    columns; text with a leading zero is a code."""
+    rng = np.random.RandomState(0)
+    n = 400
+    total = np.round(rng.gamma(2.0, 500.0, n), 2).astype(str).astype(object)
+    total[:5] = [" ", "", "NA", "n/a", "?"]
+    words = np.array(["late", "ok", "called", "refund", "upgrade", "moved", "paid", "closed"])
+    frame = pd.DataFrame({
+        "total": total,
+        "comment": [" ".join(rng.choice(words, 3)) for _ in range(n)],           # 8**3 = 512 possible values
+        "zip": rng.choice([f"0{z}" for z in range(2100, 2130)], n),            # 30 codes with a leading zero
+        "store": [f"s{i % 100}" for i in range(n)],                          # exactly max_categories values
+        "spend": rng.normal(size=n),
+    })
+    with pytest.warns(UserWarning, match=r"'comment' \(high_cardinality: \d+ different values, free text or a code"):
+        columns = TableColumns().fit(frame)
+    assert columns.roles_ == {"total": "numeric", "comment": "high_cardinality", "zip": "categorical",
+                              "store": "categorical", "spend": "numeric"}
+    assert columns.text_numbers_ == ["total"]
+    used = columns.transform(frame)
+    assert list(used.columns) == ["total", "zip", "store", "spend"]
+    assert used["total"].dtype == np.float64 and used["total"][:5].isna().all()
+    np.testing.assert_allclose(used["total"][5:], frame["total"][5:].astype(float))
+    with pytest.raises(ValueError, match=r"'total' holds numbers; values \['unknown'\]"):
+        columns.transform(frame.assign(total=["unknown"] + list(frame["total"][1:])))
+    with pytest.warns(UserWarning, match="'store' \\(high_cardinality: 100 different values"):
+        assert TableColumns(max_categories=99).fit(frame[["store", "spend"]]).roles_["store"] == "high_cardinality"
+    # End to end: the comment column costs nothing and the numbers weigh as numbers.
+    with pytest.warns(UserWarning, match="'comment'"):
+        seg = AutoSegmenter(**FAST).fit(frame)
+    assert seg.column_roles_["total"] == "numeric" and "comment" in seg.dropped_columns_
+    assert "total" not in seg.categorical_columns_
+    np.testing.assert_array_equal(seg.predict(frame), seg.labels_)
+
+
+@pytest.mark.parametrize("written, expected", [
+    (["$1,234.50", "$20.00", " -$3 ", "N/A"], [1234.5, 20.0, -3.0, np.nan]),
+    (["12%", "7.5 %", "100%", ""], [12.0, 7.5, 100.0, np.nan]),
+    (["1,000", "25", "+4", "1,234,567"], [1000.0, 25.0, 4.0, 1234567.0]),
+])
+def test_numbers_written_as_exports_write_them(written, expected):
+    """Currency signs, percent signs and thousands separators are read as numbers, in the column's own unit."""
+    frame = pd.DataFrame({"amount": written * 5, "spend": np.arange(20.0)})
+    columns = TableColumns().fit(frame)
+    assert columns.roles_["amount"] == "numeric" and columns.text_numbers_ == ["amount"]
+    np.testing.assert_allclose(columns.transform(frame)["amount"], expected * 5)
+
+
+@pytest.mark.parametrize("written", [["1,5", "2,25", "3"], ["1,2345", "10"], ["12-15", "3"], ["$", "4"],
+                                     ["12", "04"]])
+def test_text_that_only_looks_like_numbers_stays_a_category(written):
+    """A decimal comma, a separator outside groups of three, a range, a bare sign or a leading zero: not numbers."""
+    frame = pd.DataFrame({"value": written * 6, "spend": np.arange(6.0 * len(written))})
+    assert TableColumns().fit(frame).roles_["value"] == "categorical"
 
 
 def test_arrays_stay_numeric_and_dataframe_fit_predicts_arrays():

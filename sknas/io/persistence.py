@@ -239,7 +239,8 @@ def save(estimator, path):
         "saved_with": versions(),
         "params": jsonable(estimator.get_params(deep=False)),
         "architecture": None if architecture is None else architecture.to_dict(),
-        "provenance": getattr(estimator, "provenance_", None),
+        # jsonable: a setting may be infinite (sknas.config's "off"), which JSON cannot hold as a number
+        "provenance": jsonable(getattr(estimator, "provenance_", None)),
         "dropped": writer.dropped,
         "estimator": encoded,
         "weights": {"file": WEIGHTS, "sha256": _sha256(weights), "n_tensors": len(writer.tensors)},

@@ -13,8 +13,16 @@ and ``"no"`` are a flag, ``"2023-05-01"`` is a date.  :class:`TableColumns` give
 - ``"date"``: datetime columns (time zones included, in UTC) and string columns whose every value parses
   with one inferred date format (and that are not numbers written as strings) become days since the
   earliest date seen at fit, a float.  Missing values: the median date.
-- ``"numeric"``: numbers (integers with few values included: they stay numbers).  Missing values are left
-  as NaN here; AutoSegmenter imputes the median.
+- ``"numeric"``: numbers (integers with few values included: they stay numbers), and strings that are all
+  numbers once blanks and missing-value markers (``"NA"``, ``"n/a"``, ``"null"``, ``"?"``, ``"-"``) are taken
+  as missing, e.g. a ``TotalCharges`` column that a CSV reader left as text because some rows are ``" "``.
+  A leading currency sign, a trailing ``%`` and thousands separators are read (``"$1,234.50"``, ``"12%"``).
+  Strings with a leading zero (``"02134"``) are codes, not numbers.  Missing values are left as NaN here;
+  AutoSegmenter imputes the median.
+- ``"high_cardinality"``: a string or category column with more than ``max_categories`` (100) distinct
+  values, free text or a code (names, addresses, comments, product codes): left out.  One-hot it would be
+  hundreds of columns, most values seen a few times, which no segment can rest on (and which made a
+  3,000-row fit take minutes); group it into fewer categories to use it.
 - ``"categorical"``: every other column, passed on as it is (missing values become a category there).
 
 A column that cannot be used (lists or dicts as values, numbers mixed with strings, infinity, complex
@@ -25,16 +33,24 @@ from __future__ import annotations
 
 import numbers
 import os
+import re
 import sys
 import warnings
 
 import numpy as np
 
-ROLES = ("numeric", "flag", "categorical", "date", "id", "constant")
+ROLES = ("numeric", "flag", "categorical", "date", "id", "constant", "high_cardinality")
 #: Columns left out of the segmentation.
-DROPPED_ROLES = ("id", "constant")
+DROPPED_ROLES = ("id", "constant", "high_cardinality")
 #: Rows a table needs before a column with a different value in every row counts as an id.
 MIN_ROWS_FOR_ID = 20
+#: Distinct values a string column may have and still be a category (more: free text or a code, left out).
+MAX_CATEGORIES = 100
+#: Strings (stripped, lowercased) that mean "missing" in a column of numbers written as text.
+MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "#n/a"})
+#: Currency signs a number written as text may start with (``"$1,234.50"``).
+CURRENCY_SIGNS = frozenset("$€£¥")
+_THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
 #: The value sets a yes/no column may take (lowercased, stripped); the first of each pair is 1.
 FLAG_PAIRS = (("yes", "no"), ("y", "n"), ("true", "false"), ("t", "f"))
 _FLAG_VALUE = {word: float(i == 0) for pair in FLAG_PAIRS for i, word in enumerate(pair)}
@@ -53,6 +69,9 @@ class TableColumns:
     min_rows_for_id : int, default=20
         Fewer rows than this and no column is an id (five customers may well
         have five different ages).
+    max_categories : int, default=100
+        A string or category column with more distinct values than this is
+        left out as ``"high_cardinality"`` (free text or a code).
 
     Attributes
     ----------
@@ -61,7 +80,10 @@ class TableColumns:
     roles_ : dict
         ``{column: role}``, the role one of :data:`ROLES`.
     dropped_ : dict
-        ``{column: reason}`` for the ``"id"`` and ``"constant"`` columns.
+        ``{column: reason}`` for the ``"id"``, ``"constant"`` and
+        ``"high_cardinality"`` columns.
+    text_numbers_ : list
+        The ``"numeric"`` columns that hold numbers written as strings.
     fill_ : dict
         ``{column: value}``: what a missing value of a flag (most frequent
         value) or date column (median, in days) becomes.
@@ -96,8 +118,9 @@ class TableColumns:
     2      0.0    1.0   30.0    NaN
     """
 
-    def __init__(self, min_rows_for_id=MIN_ROWS_FOR_ID):
+    def __init__(self, min_rows_for_id=MIN_ROWS_FOR_ID, max_categories=MAX_CATEGORIES):
         self.min_rows_for_id = min_rows_for_id
+        self.max_categories = max_categories
 
     # -- fit -----------------------------------------------------------------------------------------------
     def fit(self, frame):
@@ -107,6 +130,7 @@ class TableColumns:
             raise ValueError(f"Column names must be unique; {list(duplicated)} appear more than once.")
         self.columns_ = list(frame.columns)
         self.roles_, self.dropped_, self.fill_, self.date_origin_, self.date_format_ = {}, {}, {}, {}, {}
+        self.text_numbers_ = []
         for j, name in enumerate(self.columns_):
             self._fit_column(name, frame.iloc[:, j], len(frame))
         if self.dropped_:
@@ -124,6 +148,8 @@ class TableColumns:
         flags = _flag_values(distinct) if kind in ("bool", "string", "category") else None
         date_format = _date_format(distinct, kind) if flags is None and len(distinct) > 1 \
             and kind in ("string", "date") else False
+        # Numbers written as text: whole numbers can be ids as integers are, decimals cannot (as floats cannot).
+        written = _written_numbers(distinct) if kind == "string" and flags is None else None
         role, detail = None, None
         if len(distinct) == 0:
             role, detail = "constant", "missing in every row"
@@ -137,7 +163,7 @@ class TableColumns:
             role = "date"
             self.date_format_[name] = date_format
             self.fill_[name] = float(np.nanmedian(self._days(name, column, fit=True)))
-        elif kind in ("string", "category", "integer") and n_rows >= self.min_rows_for_id \
+        elif (written or kind) in ("string", "category", "integer") and n_rows >= self.min_rows_for_id \
                 and len(values) == n_rows and len(distinct) == n_rows:
             role, detail = "id", "a different value in every row"
             if kind == "integer":
@@ -145,6 +171,14 @@ class TableColumns:
         elif kind in ("integer", "float"):
             role = "numeric"
             _numbers(name, column)  # infinity and values that are not numbers are errors
+        elif written is not None:
+            role = "numeric"
+            self.text_numbers_.append(name)
+            _numbers(name, _written_values(column))
+        elif len(distinct) > self.max_categories:
+            role = "high_cardinality"
+            detail = (f"{len(distinct)} different values, free text or a code; group them into at most "
+                      f"{self.max_categories} categories to use it")
         else:
             role = "categorical"
         self.roles_[name] = role
@@ -161,7 +195,8 @@ class TableColumns:
         for j, name in enumerate(self.columns_):
             role, column = self.roles_[name], frame.iloc[:, j]
             if role == "numeric":
-                out[name] = _numbers(name, column)
+                written = name in getattr(self, "text_numbers_", ())  # getattr: a table saved before the rule
+                out[name] = _numbers(name, _written_values(column) if written else column)
             elif role == "flag":
                 out[name] = self._flags(name, column)
             elif role == "date":
@@ -327,6 +362,49 @@ def _date_format(distinct, kind):
         return False
     parsed = pd.to_datetime(strings, format=fmt, errors="coerce", utc=True)
     return fmt if parsed.notna().all() else False
+
+
+def _written_numbers(distinct):
+    """``"integer"`` or ``"float"`` when string values are numbers written as text (every one a number or a
+    missing-value marker, at least one a number, none with a leading zero: ``"02134"`` is a code), else None."""
+    import pandas as pd
+
+    words = [_number_word(v) for v in distinct]
+    written = [w for w in words if w is not None]
+    if not written or any(len(w) > 1 and w.lstrip("+-")[:1] == "0" and w.lstrip("+-")[1:2].isdigit()
+                          for w in written):
+        return None
+    values = pd.to_numeric(pd.Series(written, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    if np.isnan(values).any():
+        return None
+    return "integer" if np.all(values == np.round(values)) else "float"
+
+
+def _number_word(value):
+    """The text of a number as ``pandas.to_numeric`` reads it, or None for a missing-value marker.
+
+    Exports write numbers as people read them: ``"$1,234.50"``, ``"12%"``, ``" 42 "``. A leading currency sign,
+    a trailing percent sign and thousands separators (only in groups of three digits, so ``"1,5"`` stays text) are
+    dropped; ``"12%"`` becomes 12, in the column's own unit.
+    """
+    word = str(value).strip()
+    if word.lower() in MISSING_MARKERS:
+        return None
+    sign = word[0] if word[:1] in "+-" and len(word) > 1 else ""
+    word = word[len(sign):]
+    if word[:1] in CURRENCY_SIGNS:
+        word = word[1:].strip()
+    if word.endswith("%"):
+        word = word[:-1].strip()
+    if _THOUSANDS.match(word):
+        word = word.replace(",", "")
+    return sign + word
+
+
+def _written_values(column):
+    """``column``'s strings as :func:`_number_word` reads them (missing-value markers as None)."""
+    values = column.astype(object)
+    return values.map(lambda v: _number_word(v) if isinstance(v, str) else v)
 
 
 def _numbers(name, column):

@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.stats
 from sklearn.preprocessing import OrdinalEncoder
 from sklearn.utils.validation import check_array, validate_data
 
+from ..config import get_config
 from ..space.categorical import CategoricalLayout
 
 #: The category that missing values (None, NaN, pd.NA) of a categorical column form.
@@ -207,10 +209,29 @@ class Standardizer:
     encoded by hand (RandomFeatureSearch, seeds 0 and 1): ARI 0.004 and 0.004
     standardised, 0.424 and 0.282 as 0/1.  0/1 is also how the native
     categorical encoding (:class:`TabularEncoder`) feeds indicators.
+
+    With ``deskew_skewness`` finite (off by default), a strongly skewed
+    column (more than two values, ``|skewness| > deskew_skewness``) is
+    standardised, passed through a Yeo-Johnson power transform with its
+    maximum-likelihood exponent, and standardised again: a long tail (spend,
+    counts, concentrations) otherwise puts most rows in a narrow band and lets
+    a few far rows decide the distances the fixed maps, the scores and the
+    neighbour graph see. It helps KMeans on the columns but ties end to end
+    after a search (``docs/selection.md``, "Skewed columns").
+
+    Parameters
+    ----------
+    deskew_skewness : float or None, default=None
+        The skewness above which a column is power-transformed; None reads
+        :mod:`sknas.config`'s ``deskew_skewness`` at fit, ``math.inf`` never
+        transforms (plain standardisation).
     """
 
     #: No categorical columns: the network reads the columns as they are.
     layout = None
+
+    def __init__(self, deskew_skewness=None):
+        self.deskew_skewness = deskew_skewness
 
     def fit(self, X):
         X = np.asarray(X, dtype=np.float64)
@@ -226,14 +247,44 @@ class Standardizer:
         two_valued = ((Xp == low) | (Xp == high)).all(axis=0) & (std > 1e-12)
         self.mean_ = np.where(two_valued, low, self.mean_)  # the lower value -> 0, the upper -> 1
         self.std_ = np.where(two_valued, high - low, self.std_)
+        threshold = get_config()["deskew_skewness"] if self.deskew_skewness is None else self.deskew_skewness
+        varying = ~two_valued & (std > 1e-12)
+        self.power_ = _power_transforms((Xp - self.mean_) / self.std_, varying, threshold) \
+            if np.isfinite(threshold) and varying.any() else {}
         return self
 
     def transform(self, X, handle_unknown="error"):
         """Standardised float32 rows (``handle_unknown`` is unused: no categories, nothing unseen)."""
         Z = ((np.asarray(X, dtype=np.float64) / self.peak_) - self.mean_) / self.std_
+        for j, (exponent, mean, std) in getattr(self, "power_", {}).items():  # getattr: saved before deskewing
+            Z[:, j] = (scipy.stats.yeojohnson(Z[:, j], exponent) - mean) / std
         # C order: torch's matmul rounds differently on a transposed layout, and
         # transform must not depend on whether X came from pandas or numpy.
         return np.ascontiguousarray(Z, dtype=np.float32)
+
+
+#: Rows the skewness and the power exponent of a column are estimated on at most (a seeded subset beyond):
+#: both are means over rows, which a few thousand pin down, and the exponent's search costs a pass per step.
+DESKEW_MAX_ROWS = 10_000
+#: The exponent's bounds: beyond them the transform is driven by a handful of extreme rows.
+DESKEW_EXPONENT_BOUNDS = (-3.0, 5.0)
+
+
+def _power_transforms(Z, varying, threshold):
+    """``{column: (exponent, mean, std)}`` of Yeo-Johnson transforms for the standardised columns of ``Z`` whose
+    skewness exceeds ``threshold`` in absolute value (among ``varying``), and the moments of the result."""
+    rows = Z if len(Z) <= DESKEW_MAX_ROWS else \
+        Z[np.random.default_rng(0).choice(len(Z), DESKEW_MAX_ROWS, replace=False)]
+    skewness = np.where(varying, (rows ** 3).mean(axis=0), 0.0)
+    power = {}
+    for j in np.flatnonzero(np.abs(skewness) > threshold):
+        with np.errstate(all="ignore"):
+            exponent = float(np.clip(scipy.stats.yeojohnson_normmax(rows[:, j]), *DESKEW_EXPONENT_BOUNDS))
+            moved = scipy.stats.yeojohnson(Z[:, j], exponent)
+        spread = moved.std()
+        if np.isfinite(moved).all() and spread > 1e-12:
+            power[int(j)] = (exponent, float(moved.mean()), float(spread))
+    return power
 
 
 class TabularEncoder:
@@ -246,8 +297,9 @@ class TabularEncoder:
     one-hot columns would give a rare category a huge value
     (``sqrt((1 - p) / p)``) that swamps the numeric columns.  Plain 0/1
     indicators make two rows that differ in a categorical column as far apart
-    (squared distance 1) as two rows that differ in a 0/1 flag column.  The network does not read the indicators as numbers: it
-    turns each block back into a code and embeds it.
+    (squared distance 1) as two rows that differ in a 0/1 flag column.  The
+    network does not read the indicators as numbers: it turns each block back
+    into a code and embeds it.
 
     An unseen category at transform is an error naming the column and the
     values (``handle_unknown="error"``) or an all-zero block
