@@ -164,29 +164,52 @@ def run_demo(n_samples=2000, max_trials=16, random_state=0, threads=None, out=sy
 
 #: Delimiters a CSV file is sniffed for: spreadsheets in locales with a decimal comma write ";".
 CSV_DELIMITERS = ",;\t|"
+#: Encodings a CSV file is tried in, in order: UTF-8, Windows' Western European code page (which many
+#: spreadsheet exports still use), then Latin-1, which decodes any byte (so the last try always reads).
+CSV_ENCODINGS = ("utf-8", "cp1252", "latin-1")
+#: Files read with another pandas reader, and the package it needs.
+OTHER_FORMATS = {".xlsx": ("read_excel", "openpyxl"), ".xlsm": ("read_excel", "openpyxl"),
+                 ".xls": ("read_excel", "xlrd"), ".parquet": ("read_parquet", "pyarrow")}
 
 
 def read_table(csv, sep=None, decimal=None):
-    """The CSV file ``csv`` as a DataFrame, its delimiter sniffed from the first lines when ``sep`` is None.
+    """The table in file ``csv`` as a DataFrame: a CSV, or an Excel or Parquet file by its suffix.
 
-    A file written with ``;`` (a spreadsheet's export where the decimal mark is a comma) is read with
-    ``decimal=","`` unless ``decimal`` says otherwise; numbers written with a point there stay text, which
-    :class:`~sknas.preprocessing.table_columns.TableColumns` still reads as numbers.
+    A CSV's delimiter is sniffed from its first lines when ``sep`` is None, and its encoding is UTF-8 or else
+    Windows-1252 (a spreadsheet's export). A file written with ``;`` (a spreadsheet's export where the decimal
+    mark is a comma) is read with ``decimal=","`` unless ``decimal`` says otherwise; numbers written with a
+    point there stay text, which :class:`~sknas.preprocessing.table_columns.TableColumns` still reads as numbers.
     """
     import csv as csv_module
+    import importlib.util
+    import os
 
     import pandas as pd
 
-    if sep is None:
-        with open(csv, newline="", encoding="utf-8", errors="replace") as handle:
-            head = handle.read(64 * 1024)
+    if not os.path.isfile(csv):
+        raise SystemExit(f"sknas search: no file {csv}.")
+    suffix = os.path.splitext(str(csv))[1].lower()
+    if suffix in OTHER_FORMATS:
+        reader, package = OTHER_FORMATS[suffix]
+        if importlib.util.find_spec(package) is None:
+            raise SystemExit(f"sknas search: reading {suffix} files needs {package} (pip install {package}); "
+                             "or save the table as CSV.")
+        return getattr(pd, reader)(csv)
+    for encoding in CSV_ENCODINGS:
         try:
-            sep = csv_module.Sniffer().sniff(head, delimiters=CSV_DELIMITERS).delimiter
-        except csv_module.Error:  # one column, or no delimiter stands out: pandas' own default
-            sep = ","
-    if decimal is None:
-        decimal = "," if sep == ";" else "."
-    return pd.read_csv(csv, sep=sep, decimal=decimal)
+            with open(csv, newline="", encoding=encoding) as handle:
+                head = handle.read(64 * 1024)
+            delimiter = sep
+            if delimiter is None:
+                try:
+                    delimiter = csv_module.Sniffer().sniff(head, delimiters=CSV_DELIMITERS).delimiter
+                except csv_module.Error:  # one column, or no delimiter stands out: pandas' own default
+                    delimiter = ","
+            mark = decimal if decimal is not None else ("," if delimiter == ";" else ".")
+            return pd.read_csv(csv, sep=delimiter, decimal=mark, encoding=encoding)
+        except UnicodeDecodeError:
+            continue
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
 
 
 def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kmeans", cluster_range=(2, 10),
@@ -265,7 +288,8 @@ def main(argv=None):
     from .autosegment import METHODS
 
     search = sub.add_parser("search", help="segment the rows of a CSV: segments.csv, model.zip, report.html")
-    search.add_argument("csv", help="a table with a header row (ids and constant columns are left out)")
+    search.add_argument("csv", help="a table with a header row: CSV (or .xlsx/.parquet with openpyxl/pyarrow); "
+                        "ids and constant columns are left out")
     search.add_argument("--out", required=True, help="output directory")
     search.add_argument("--method", choices=METHODS, default="random", help="search method (default: random)")
     search.add_argument("--clusters", default="auto", help="number of segments, or 'auto' (default)")

@@ -79,3 +79,24 @@ def test_search_on_a_semicolon_file(customers_csv, tmp_path):
     model = sknas.load(out / "model.zip")
     assert model.column_roles_["spend"] == "numeric" and model.column_roles_["customer_id"] == "id"
     assert list(pd.read_csv(out / "segments.csv")["customer_id"]) == list(frame["customer_id"])
+
+
+def test_csv_in_a_spreadsheet_encoding_and_other_formats(tmp_path):
+    """A Windows-1252 export (accents) reads as a UTF-8 file does; an Excel or Parquet file without its reader
+    package is a clear exit naming the package, not a decoding traceback."""
+    from sknas.cli import read_table
+
+    frame = pd.DataFrame({"city": ["Zürich", "Besançon", "Málaga"] * 10, "spend": np.arange(30.0)})
+    path = tmp_path / "export.csv"
+    frame.to_csv(path, index=False, sep=";", decimal=",", encoding="cp1252")
+    read = read_table(path)
+    assert read.equals(frame)
+    for suffix, package in ((".xlsx", "openpyxl"), (".parquet", "pyarrow")):
+        try:
+            __import__(package)
+        except ImportError:
+            (tmp_path / f"table{suffix}").write_bytes(b"")
+            with pytest.raises(SystemExit, match=f"needs {package}"):
+                read_table(tmp_path / f"table{suffix}")
+    with pytest.raises(SystemExit, match="no file"):
+        read_table(tmp_path / "missing.csv")
