@@ -46,8 +46,11 @@ DROPPED_ROLES = ("id", "constant", "high_cardinality")
 MIN_ROWS_FOR_ID = 20
 #: Distinct values a string column may have and still be a category (more: free text or a code, left out).
 MAX_CATEGORIES = 100
-#: Strings (stripped, lowercased) that mean "missing" in a column of numbers written as text.
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-", "--", "#n/a"})
+#: Strings (stripped, lowercased) that mean "missing" in a column of numbers written as text: empty cells, the
+#: usual spellings of "not available", and spreadsheet errors. Only a column whose every other value is a number
+#: reads them so; elsewhere ("unknown" among job titles) they stay the categories they are.
+MISSING_MARKERS = frozenset({"", "na", "n/a", "n.a.", "nan", "null", "none", "?", "-", "--", "unknown", "missing",
+                             "not available", "#n/a", "#value!", "#div/0!", "#ref!", "#num!", "#name?", "#null!"})
 #: Currency signs a number written as text may start with (``"$1,234.50"``).
 CURRENCY_SIGNS = frozenset("$€£¥")
 _THOUSANDS = re.compile(r"^\d{1,3}(,\d{3})+(\.\d*)?$")
