@@ -98,9 +98,10 @@ deskew_skewness : float, default=math.inf
     A numeric column whose skewness exceeds this in absolute value (1 is the usual line for "highly
     skewed") is power-transformed (Yeo-Johnson) after standardising, before any map, score or neighbour
     graph sees it (:class:`sknas.preprocessing.tabular.Standardizer`). Off by default (``math.inf``): at 1,
-    KMeans on the 13 development tables gained (mean ARI 0.506 -> 0.537) but the default DARTS search ->
-    KMeans tied (0.677 -> 0.686, paired +0.008 [-0.024, +0.044]; diabetes +0.17, biopsy +0.08, the
-    customer table -0.11, glass -0.05; ``docs/selection.md``, "Skewed columns").
+    KMeans on the 13 development tables gained (mean ARI 0.506 -> 0.537) but the default searches ->
+    KMeans tied (DARTS 0.677 -> 0.686, paired +0.008 [-0.024, +0.044]; random search +0.007 [-0.031,
+    +0.047]; diabetes +0.17, biopsy +0.08, the customer table -0.11, glass -0.05; ``docs/selection.md``,
+    "Skewed columns").
 
 Examples
 --------
