@@ -244,6 +244,14 @@ def test_text_that_only_looks_like_numbers_stays_a_category(written):
     assert TableColumns().fit(frame).roles_["value"] == "categorical"
 
 
+def test_durations_are_days():
+    frame = pd.DataFrame({"since_last_order": pd.to_timedelta([1, 2.5, None, 40] * 5, unit="D"),
+                          "spend": np.arange(20.0)})
+    columns = TableColumns().fit(frame)
+    assert columns.roles_["since_last_order"] == "numeric"
+    np.testing.assert_allclose(columns.transform(frame)["since_last_order"], [1, 2.5, np.nan, 40] * 5)
+
+
 def test_arrays_stay_numeric_and_dataframe_fit_predicts_arrays():
     X = np.random.RandomState(0).normal(size=(60, 3))
     seg = AutoSegmenter(**FAST).fit(X)

@@ -13,7 +13,8 @@ and ``"no"`` are a flag, ``"2023-05-01"`` is a date.  :class:`TableColumns` give
 - ``"date"``: datetime columns (time zones included, in UTC) and string columns whose every value parses
   with one inferred date format (and that are not numbers written as strings) become days since the
   earliest date seen at fit, a float.  Missing values: the median date.
-- ``"numeric"``: numbers (integers with few values included: they stay numbers), and strings that are all
+- ``"numeric"``: numbers (integers with few values included: they stay numbers), durations (``timedelta64``,
+  as days), and strings that are all
   numbers once blanks and missing-value markers (``"NA"``, ``"n/a"``, ``"null"``, ``"?"``, ``"-"``) are taken
   as missing, e.g. a ``TotalCharges`` column that a CSV reader left as text because some rows are ``" "``.
   A leading currency sign, a trailing ``%`` and thousands separators are read (``"$1,234.50"``, ``"12%"``).
@@ -291,6 +292,8 @@ def _kind(column, name):
         return "bool"
     if types.is_datetime64_any_dtype(dtype):
         return "date"
+    if types.is_timedelta64_dtype(dtype):
+        return "float"  # a duration: numbers of days (_numbers)
     if types.is_integer_dtype(dtype):
         return "integer"
     if types.is_float_dtype(dtype):
@@ -414,6 +417,8 @@ def _numbers(name, column):
     """``column`` as float64 (NaN where missing); a ValueError naming it for infinity or non-numbers."""
     import pandas as pd
 
+    if column.dtype.kind == "m":  # a duration (timedelta64): days, as dates become days
+        column = column.dt.total_seconds() / 86400.0
     values = column if column.dtype.kind in "biuf" else pd.to_numeric(column.astype(object), errors="coerce")
     out = values.to_numpy(dtype=np.float64, na_value=np.nan)
     bad = np.isnan(out) & column.notna().to_numpy()
