@@ -219,6 +219,10 @@ def test_numbers_written_as_text_and_free_text():
         seg = AutoSegmenter(**FAST).fit(frame)
     assert seg.column_roles_["total"] == "numeric" and "comment" in seg.dropped_columns_
     assert "total" not in seg.categorical_columns_
+    from sknas.reporting.report import _columns_section
+
+    columns_html = "".join(_columns_section(seg))
+    assert "number read from text" in columns_html and "free text or a code" in columns_html
     np.testing.assert_array_equal(seg.predict(frame), seg.labels_)
 
 

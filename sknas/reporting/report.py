@@ -25,6 +25,7 @@ _ROLE_NOTES = {"numeric": "number (a missing value becomes the median)",
                "flag": "yes/no as 0/1 (a missing value becomes the most frequent)",
                "date": "days since the earliest date (a missing value becomes the median)",
                "categorical": "category (a missing value is a category of its own)"}
+_TEXT_NUMBER_NOTE = "number read from text (blanks, NA and the like are missing, which becomes the median)"
 
 _STYLE = """
 body { font-family: -apple-system, Segoe UI, Helvetica, Arial, sans-serif; margin: 2em auto; max-width: 1100px;
@@ -298,7 +299,9 @@ def _columns_section(segmenter):
     notes = dict(_ROLE_NOTES)
     if getattr(segmenter, "native_categoricals_", False):
         notes["categorical"] += ", embedded by the network"
-    rows = [(c, role, dropped.get(c, notes.get(role, ""))) for c, role in roles.items()]
+    written = set(getattr(getattr(segmenter, "_table", None), "text_numbers_", ()))  # numbers kept as text
+    rows = [(c, role, dropped.get(c, _TEXT_NUMBER_NOTE if c in written else notes.get(role, "")))
+            for c, role in roles.items()]
     rows += [(c, "left out", reason) for c, reason in dropped.items() if c not in roles]
     parts.append(_table(rows, header=["column", "role", "how it is used"], text=True))
     return parts
