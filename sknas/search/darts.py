@@ -33,7 +33,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 
 from ..evaluation import score_embedding
-from ..space import Architecture, SuperNet
+from ..space import SuperNet
 from ..space.supernet import PARAMETER_FREE_OPS, supernet_norm, without_zero_blocks
 from ..training import GRAD_CLIP, SEED_MAX, WEIGHT_DECAY, CandidateFailure, embed, evaluate_loss, make_objective, seeded
 from ..training.budget import supernet_epochs

@@ -16,7 +16,6 @@ embeddings with the source's :func:`reference_embedding` when asked.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import warnings
 
 import numpy as np
