@@ -377,13 +377,18 @@ def _written_numbers(distinct):
 
     words = [_number_word(v) for v in distinct]
     written = [w for w in words if w is not None]
-    if not written or any(len(w) > 1 and w.lstrip("+-")[:1] == "0" and w.lstrip("+-")[1:2].isdigit()
-                          for w in written):
+    if not written or any(_leading_zero(w) for w in written):
         return None
     values = pd.to_numeric(pd.Series(written, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
     if np.isnan(values).any():
         return None
     return "integer" if np.all(values == np.round(values)) else "float"
+
+
+def _leading_zero(word):
+    """Whether ``word`` starts (after its sign) with a zero followed by a digit, as codes do: ``"02134"``."""
+    digits = word.lstrip("+-")
+    return digits[:1] == "0" and digits[1:2].isdigit()
 
 
 def _number_word(value):
