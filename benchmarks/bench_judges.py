@@ -4,17 +4,19 @@ Reads the pools of ``judge_pools.py`` (every valid candidate of a default search
 labels of the labelled scoring rows, its own-space scores, the true classes of those rows) and asks each
 judge which candidate it would pick. Per judge: Kendall tau of its scores with the candidates' true ARI,
 regret = ARI(best candidate of the pool) - ARI(picked candidate), how often it picks a partition that
-restates one discrete input column (NMI >= sknas.config's ``restatement_nmi``), and the share of tables it picks
+restates one discrete input column or two together (NMI >= sknas.config's ``restatement_nmi``), and the share of tables it picks
 the pool's best on.
 Means come with 95% bootstrap intervals over (table, seed) pools (``rliable``-style stratified bootstrap:
 tables resampled, then seeds within them). Labels are used only to evaluate.
 
     python benchmarks/bench_judges.py [--pools benchmarks/pools] [--split dev|held|all] [--out judges_dev]
+        [--config '{"restatement_columns": 1}']
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import platform
 from pathlib import Path
@@ -26,7 +28,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 
 import judge_tables
 from result_files import print_or_write
-from sknas.config import get_config
+from sknas.config import get_config, set_config
 from sknas.evaluation.judge import column_restatement, cross_space_scores, discrete_columns
 from sknas.evaluation.k_choice import split_stability
 from sknas.evaluation.scores import separability
@@ -289,9 +291,12 @@ def main():
     parser.add_argument("--fixed-map-margin", type=float, default=0.0,
                         help="a network must beat the best fixed map by this much to be picked (the search's "
                              "fixed_map_margin is 0.02); 0 picks the judge's best")
+    parser.add_argument("--config", type=json.loads, default=None,
+                        help='JSON dict of sknas.config settings for the replay, e.g. \'{"restatement_columns": 1}\'')
     parser.add_argument("--ceiling", action="store_true",
                         help="also report the target's own reproducibility (target_noise_tau)")
     args = parser.parse_args()
+    set_config(**(args.config or {}))
     tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK, "held2": judge_tables.HELD_BACK_2,
               "held3": judge_tables.HELD_BACK_3, "all": judge_tables.TABLES}[args.split]
     pools = load_pools(args.pools, tables, args.search)

@@ -7,11 +7,13 @@ per rule: how often k is within +-1 of the true number of classes, and the mean 
 segments against the classes (labels are used only to evaluate).
 
     python benchmarks/bench_k.py [--split dev|held|all] [--range 2 10] [--out k_choice_dev]
+        [--config '{"restatement_columns": 1}']
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import warnings
 from pathlib import Path
 
@@ -24,6 +26,7 @@ import judge_tables
 from bench_judges import POOLS, load_pools, stratified_bootstrap
 from result_files import print_or_write
 from sknas.autosegment import AutoSegmenter
+from sknas.config import set_config
 from sknas.evaluation.judge import discrete_columns
 from sknas.evaluation.k_choice import PREDICTION_STRENGTH_THRESHOLD, choose_k, prediction_strength
 from sknas.space.categorical import CategoricalLayout
@@ -85,8 +88,11 @@ def main():
     parser.add_argument("--split", choices=("dev", "held", "held2", "held3", "all"), default="dev")
     parser.add_argument("--search", default="random")
     parser.add_argument("--range", type=int, nargs=2, default=(2, 10))
+    parser.add_argument("--config", type=json.loads, default=None,
+                        help='JSON dict of sknas.config settings for the replay, e.g. \'{"restatement_columns": 1}\'')
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
+    set_config(**(args.config or {}))
     tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK, "held2": judge_tables.HELD_BACK_2,
               "held3": judge_tables.HELD_BACK_3, "all": judge_tables.TABLES}[args.split]
     ks = list(range(args.range[0], args.range[1] + 1))

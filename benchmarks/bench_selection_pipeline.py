@@ -5,7 +5,7 @@ earlier sknas, e.g. a git worktree of the last commit before the change, on ``PY
 this one). Per table: mean ARI over seeds of the default ``RandomFeatureSearch`` and ``DARTSFeatureSearch``
 pipelines before and after, and of KMeans, GMM, PCA+KMeans and UMAP+KMeans from the *after* run (the same
 process as the search); the largest NMI of the chosen segments with one discrete input column (categorical,
-yes/no, <= 10 distinct values), next to the true classes' own; and the acceptance checks. Means over tables
+yes/no, <= 10 distinct values) and with two such columns together, next to the true classes' own; and the acceptance checks. Means over tables
 come with 95% stratified bootstrap intervals.
 
     python benchmarks/bench_selection_pipeline.py --before benchmarks/pools_before --after benchmarks/pools \\
@@ -68,15 +68,19 @@ def main():
                 if X is None:
                     X, y = judge_tables.load(table)
                     columns = discrete_input_columns(X)
-                    truth_nmi = column_restatement(y, columns)[0]
-                nmi, column = column_restatement(after["pipeline"]["labels"], columns)
+                    truth_nmi = column_restatement(y, columns, combined=1)[0]
+                    truth_pair_nmi = column_restatement(y, columns, combined=2)[0]
+                # One column alone is the acceptance's measure; two together is a group-by on a pair.
+                nmi, column = column_restatement(after["pipeline"]["labels"], columns, combined=1)
+                pair_nmi = column_restatement(after["pipeline"]["labels"], columns, combined=2)[0]
                 rows.append({"table": table, "seed": seed, "search": search, "k": after["k"],
                              "mixed": judge_tables.is_mixed(X),
                              "held_back": table not in judge_tables.DEVELOPMENT, "public": table in PUBLIC,
                              "before": before["pipeline"]["ari"], "after": after["pipeline"]["ari"],
                              "time_before": before["pipeline"]["time"], "time_after": after["pipeline"]["time"],
                              "after_arch": after["pipeline"]["architecture"], "max_column_nmi": nmi,
-                             "closest_column": column, "truth_column_nmi": truth_nmi,
+                             "closest_column": column, "truth_column_nmi": truth_nmi, "max_pair_nmi": pair_nmi,
+                             "truth_pair_nmi": truth_pair_nmi,
                              **{r: after["classical"][r]["ari"] for r in RECIPES if r in after["classical"]}})
     tables = list(dict.fromkeys(r["table"] for r in rows))
 
@@ -86,20 +90,22 @@ def main():
 
     lines = ["Mean ARI over seeds per table (the classical recipes ran in the same process as the 'after' search).",
              "", "| table | k | seeds | random before | random after | DARTS before | DARTS after | "
-             + " | ".join(RECIPES) + " | chosen segments' max NMI with a column (DARTS / random) | true classes' |",
-             "|---" * (9 + len(RECIPES)) + "|"]
+             + " | ".join(RECIPES) + " | chosen segments' max NMI with a column (DARTS / random) | true classes' "
+             "| with two columns together (DARTS / random) | true classes' |", "|---" * (11 + len(RECIPES)) + "|"]
     for t in tables:
         sel = [r for r in rows if r["table"] == t]
         k = sel[0]["k"]
         nmi_d = max((r["max_column_nmi"] for r in sel if r["search"] == "darts"), default=np.nan)
         nmi_r = max((r["max_column_nmi"] for r in sel if r["search"] == "random"), default=np.nan)
+        pair_d = max((r["max_pair_nmi"] for r in sel if r["search"] == "darts"), default=np.nan)
+        pair_r = max((r["max_pair_nmi"] for r in sel if r["search"] == "random"), default=np.nan)
         cells = [table_mean(t, "before", "random"), table_mean(t, "after", "random"),
                  table_mean(t, "before", "darts"), table_mean(t, "after", "darts")]
         cells += [table_mean(t, r) for r in RECIPES]
         name = t + (" (held back)" if sel[0]["held_back"] else "") + (" (mixed)" if sel[0]["mixed"] else "")
         lines.append(f"| {name} | {k} | {len({r['seed'] for r in sel})} | " + " | ".join(f"{c:.3f}" for c in cells)
                      + f" | {nmi_d:.2f} / {nmi_r:.2f} ({sel[0]['closest_column'] or '-'}) | "
-                     f"{sel[0]['truth_column_nmi']:.2f} |")
+                     f"{sel[0]['truth_column_nmi']:.2f} | {pair_d:.2f} / {pair_r:.2f} | {sel[0]['truth_pair_nmi']:.2f} |")
     lines += ["", "Means over tables of the per-table means [95% stratified bootstrap interval]:", "",
               "| group | tables | random before | random after | DARTS before | DARTS after | "
               + " | ".join(RECIPES) + " |", "|---" * (6 + len(RECIPES)) + "|"]

@@ -94,7 +94,8 @@ default="random"
         silhouette *in the embedding* wins among the admissible ones: the
         smallest segment holds at least 2% of the rows, and the segments do
         not restate one discrete input column (a yes/no flag, a category, a
-        count with few values: normalised mutual information below 0.7), and
+        count with few values) or two together (normalised mutual
+        information below 0.7), and
         the segments come back when the clusterer is refitted on other halves
         of the rows with other seeds (ARI at least 0.8 over 6 half-splits;
         measured for the best k first, until one passes). Two segments are

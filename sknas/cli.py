@@ -82,8 +82,8 @@ def explain_choice(search):
                      f"linear view of them miss; transform runs it ({search.efficiency_['params']} parameters).")
     restating = {str(r["closest_column"]) for r in scored if r.get("restates_column")}
     if restating and not all(r.get("restates_column") for r in scored):
-        lines.append(f"Maps whose segments only restate one input column ({', '.join(sorted(restating))}) were set "
-                     "aside: a group-by on that column gives those.")
+        lines.append(f"Maps whose segments only restate input columns ({', '.join(sorted(restating))}) were set "
+                     "aside: a group-by on those columns gives those.")
     if search.runner_ups_:
         ups = search.runner_ups_
         lines.append("Runner-ups: " + ", ".join(f"{_map_name(r['architecture'])} ({r['selection_score']:.3f})"

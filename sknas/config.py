@@ -81,6 +81,11 @@ restatement_nmi : float, default=0.7
 max_discrete_values : int, default=10
     A numeric column with at most this many distinct values is discrete (a count, a rating, a flag),
     one whose restatement a partition is checked for.
+restatement_columns : int, default=2
+    How many discrete input columns together a partition is checked against: 1, each column alone; 2,
+    also each pair of columns as their combinations (a group-by of two yes/no columns gives four
+    segments, each column alone reaching only NMI ~0.5 with them; ``docs/selection.md``, "Two columns
+    at once").
 min_segment_share : float, default=0.02
     ``AutoSegmenter`` does not choose a number of segments whose smallest segment holds less than this
     share of the rows: such a segment is not worth acting on.
@@ -140,6 +145,7 @@ _DEFAULTS = {
     "max_labelled_rows": 2000,
     "restatement_nmi": 0.7,
     "max_discrete_values": 10,
+    "restatement_columns": 2,
     "min_segment_share": 0.02,
     "min_stability": 0.8,
     "prefer_at_least": 3,
@@ -149,7 +155,7 @@ _DEFAULTS = {
 #: Which settings are counts (positive integers); the others are non-negative reals.
 _COUNTS = {"search_max_rows", "score_max_rows", "final_max_row_visits", "knn_exact_max_rows", "lda_restarts",
            "lda_max_rows", "knn_reference_rows", "auto_min_epochs", "min_updates", "max_labelled_rows",
-           "max_discrete_values", "prefer_at_least", "stability_splits"}
+           "max_discrete_values", "restatement_columns", "prefer_at_least", "stability_splits"}
 
 # One configuration per thread, as scikit-learn's: a config_context in one thread never changes a fit
 # running in another. Work shipped to other threads or processes carries the values explicitly

@@ -8,6 +8,7 @@ from scipy.spatial.distance import cdist
 from sklearn.metrics import silhouette_score
 
 from sknas import RandomFeatureSearch
+from sknas.config import config_context
 from sknas.preprocessing.tabular import INDICATOR_VALUE, TabularEncoder, split_mixed
 from sknas.evaluation import selection_scores
 from sknas.evaluation.judge import (
@@ -75,6 +76,55 @@ def test_column_restatement_finds_flags_categories_and_counts_not_continuous_col
     assert column_restatement(region, columns)[1] == "region"
     nmi, _ = column_restatement((continuous > 0).astype(int) + 2 * (rng.random(n) > 0.5), columns)
     assert nmi < RESTATEMENT_NMI
+
+
+def test_a_group_by_on_two_columns_is_a_restatement_each_column_alone_misses():
+    rng = np.random.default_rng(1)
+    n = 400
+    plan, churn = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    noise = {f"other{j}": rng.integers(0, 4, n) for j in range(12)}  # more columns than are combined
+    columns = {**noise, "plan": plan, "churn": churn}
+    segments = 2 * plan + churn
+    one_nmi, one = column_restatement(segments, columns, combined=1)
+    assert one in {"plan", "churn"} and one_nmi < RESTATEMENT_NMI  # each alone: about half-way
+    nmi, both = column_restatement(segments, columns)
+    assert nmi == pytest.approx(1.0) and set(both.split(" & ")) == {"plan", "churn"}
+    with config_context(restatement_columns=1):
+        assert column_restatement(segments, columns) == (one_nmi, one)
+    # A column unrelated to the segments never lifts a combination above the column that explains them.
+    assert column_restatement(plan, columns) == (pytest.approx(1.0), "plan")
+    independent = (rng.normal(size=n) > 0).astype(int) + 2 * rng.integers(0, 2, n)
+    assert column_restatement(independent, columns)[0] < 0.1
+
+
+def test_the_counting_nmi_is_scikit_learns():
+    from sklearn.metrics import normalized_mutual_info_score
+
+    from sknas.evaluation.judge import _nmi
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a = rng.integers(-1, rng.integers(1, 12), 300)  # -1: a missing category
+        b = rng.integers(0, rng.integers(1, 6), 300)
+        assert _nmi(a, b) == pytest.approx(normalized_mutual_info_score(a, b), abs=1e-12)
+    assert _nmi(np.zeros(5, int), np.zeros(5, int)) == 1.0 == normalized_mutual_info_score([0] * 5, [0] * 5)
+
+
+def test_choose_k_sets_aside_the_combinations_of_two_flags():
+    from sklearn.cluster import KMeans
+
+    from sknas.evaluation.k_choice import choose_k
+
+    rng = np.random.default_rng(0)
+    Z = np.vstack([rng.normal(c, 0.3, (60, 2)) for c in ((0, 0), (0, 6), (6, 0), (6, 6), (3, 3))])
+    first, second = (Z[:, 0] > 4.5).astype(int), (Z[:, 1] > 4.5).astype(int)  # the four corners' flags
+    ks = (3, 4, 5)
+    labelings = {k: KMeans(k, n_init=5, random_state=0).fit_predict(Z) for k in ks}
+    columns = {"first": first, "second": second}
+    with config_context(restatement_columns=1):
+        assert choose_k(Z, ks, labelings, columns)[1][4]["admissible"]  # each flag alone: NMI ~0.5
+    k, evidence = choose_k(Z, ks, labelings, columns)
+    assert not evidence[4]["admissible"] and "first & second" in evidence[4]["reason"] and k != 4
 
 
 def test_a_string_flag_weighs_what_a_numeric_flag_weighs():

@@ -3,7 +3,8 @@
 The silhouette of KMeans on the input, the classical rule, favours k = 2 on most real tables: two
 halves are always far apart on average. :func:`choose_k` (what ``AutoSegmenter`` uses) takes the silhouette
 in the learned embedding instead, and only among *admissible* k: the smallest segment holds at least 2% of
-the rows, the segments do not restate one discrete input column (a group-by is not a discovery), and, when
+the rows, the segments do not restate one discrete input column or two together (a group-by is not a
+discovery), and, when
 :func:`split_stability` is given, the segments come back when the clusterer is refitted on other rows with
 another seed (a partition that moves with the seed is not one to act on). Two segments are the answer only
 when no larger admissible k exists (``prefer_at_least``): two halves are the weakest segmentation, and
@@ -127,8 +128,8 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     """The k of ``ks`` whose segments of ``Z`` have the best silhouette in ``Z``, among the admissible ones.
 
     A k is admissible when its smallest segment holds at least ``min_share`` of the rows, its
-    segments do not restate one discrete input column (NMI below ``restatement_nmi`` with every one of
-    ``columns``, ``{name: codes}``) and, when ``stability`` is given, they are stable (at least
+    segments do not restate one discrete input column or two together (NMI below ``restatement_nmi`` with
+    every one of ``columns``, ``{name: codes}``, and pair of them: :func:`~sknas.evaluation.judge.column_restatement`) and, when ``stability`` is given, they are stable (at least
     ``min_stability``). A k below ``prefer_at_least`` wins only when no admissible k at or above it exists.
     Stability, the costly part, is measured lazily: k are tried by decreasing silhouette and the first
     stable one wins, so only the k tried carry a stability figure. When no k is stable, the best

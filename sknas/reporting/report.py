@@ -66,7 +66,7 @@ def _cell(value):
 
 
 def _restating_candidates(search):
-    """(architecture, column, NMI) of each distinct search candidate whose segments restate one column."""
+    """(architecture, column, NMI) of each distinct search candidate whose segments restate one column or a pair."""
     seen, rows = set(), []
     for r in getattr(search, "search_history_", []):
         if r.get("restates_column") and r["architecture"] not in seen:
@@ -271,7 +271,7 @@ def _k_section(segmenter):
         _plot_with("plot_k_evidence", evidence, segmenter.n_clusters_, size=(6, 3.4)), "evidence per k",
         f"The learned embedding was segmented at every k tried and k = {segmenter.n_clusters_} chosen label-free "
         "(star), scored by the silhouette in the embedding among the admissible k: the smallest segment holds at "
-        "least 2% of the rows and the segments do not restate one input column (a group-by is not a discovery)"
+        "least 2% of the rows and the segments do not restate one input column or two together (a group-by is not a discovery)"
         + ("; and the segments come back when refitted on other halves of the rows with other seeds (stability "
            "at least 0.8, measured from the best silhouette down until one k passes, so only the k tried have "
            "a figure)" if stability else "")
@@ -358,8 +358,8 @@ def build_report(segmenter, X, title="sknas segmentation report"):
     restating = _restating_candidates(search)
     if restating:
         parts.append("<p>Feature maps kept out of the answer because their segments restate one input column "
-                     "(a group-by, not a discovery):</p>")
-        parts.append(_table(restating, header=["architecture", "column", "NMI with the column"]))
+                     "or two together (a group-by, not a discovery):</p>")
+        parts.append(_table(restating, header=["architecture", "column", "NMI with the column(s)"]))
 
     parts.append("<h2>Against classical recipes (same rows, same k, label-free)</h2>")
     comparison = compare_with_classical(segmenter, X)

@@ -235,7 +235,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             for record, value in zip(valid, self._selection_scores(valid, context)):
                 record["selection_score"] = float(value)
             self._mark_restatements(valid, context)
-            # A partition that restates one input column is what a group-by gives: it may win only when
+            # A partition that restates one input column (or two) is what a group-by gives: it may win only when
             # every candidate's does (docs/selection.md).
             winners = [r for r in valid if not r["restates_column"]] or valid
             best = _prefer_fixed_map(max(winners, key=lambda r: r["selection_score"]), winners, self._scoring())
