@@ -54,12 +54,11 @@ def replay(pool):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=Path, default=POOLS)
-    parser.add_argument("--split", choices=("dev", "held", "held2", "held3"), default="dev")
+    parser.add_argument("--split", choices=tuple(judge_tables.SPLITS), default="dev")
     parser.add_argument("--search", default="random")
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK, "held2": judge_tables.HELD_BACK_2,
-              "held3": judge_tables.HELD_BACK_3}[args.split]
+    tables = judge_tables.SPLITS[args.split]
     pools = load_pools(args.pools, tables, args.search)
     rows = [{"table": p["table"], "seed": p["seed"], **replay(p)} for p in pools]
     methods = [m for m in rows[0] if m not in ("table", "seed")]

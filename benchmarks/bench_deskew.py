@@ -67,7 +67,7 @@ def run_one(table, seed, search, skewness):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", default="dev", choices=["dev", "held", "held2", "held3"])
+    parser.add_argument("--split", default="dev", choices=tuple(judge_tables.SPLITS))
     parser.add_argument("--tables", nargs="+", default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
     parser.add_argument("--search", default="darts", choices=["darts", "random"])
@@ -75,8 +75,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
-    tables = args.tables or list({"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK,
-                                  "held2": judge_tables.HELD_BACK_2, "held3": judge_tables.HELD_BACK_3}[args.split])
+    tables = args.tables or list(judge_tables.SPLITS[args.split])
     jobs = [(t, s, args.search, args.skewness) for t in tables for s in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run_one, *zip(*jobs)))

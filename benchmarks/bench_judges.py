@@ -4,8 +4,8 @@ Reads the pools of ``judge_pools.py`` (every valid candidate of a default search
 labels of the labelled scoring rows, its own-space scores, the true classes of those rows) and asks each
 judge which candidate it would pick. Per judge: Kendall tau of its scores with the candidates' true ARI,
 regret = ARI(best candidate of the pool) - ARI(picked candidate), how often it picks a partition that
-restates one discrete input column or two together (NMI >= sknas.config's ``restatement_nmi``), and the share of tables it picks
-the pool's best on.
+restates one discrete input column or two together (NMI >= sknas.config's ``restatement_nmi``), and the share
+of tables it picks the pool's best on.
 Means come with 95% bootstrap intervals over (table, seed) pools (``rliable``-style stratified bootstrap:
 tables resampled, then seeds within them). Labels are used only to evaluate.
 
@@ -284,7 +284,7 @@ def stratified_bootstrap(values_by_table, n_boot=2000, seed=0):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=Path, default=POOLS)
-    parser.add_argument("--split", choices=("dev", "held", "held2", "held3", "all"), default="dev")
+    parser.add_argument("--split", choices=tuple(judge_tables.SPLITS), default="dev")
     parser.add_argument("--search", default="random")
     parser.add_argument("--judges", nargs="+", default=list(JUDGES))
     parser.add_argument("--out", default=None)
@@ -297,8 +297,7 @@ def main():
                         help="also report the target's own reproducibility (target_noise_tau)")
     args = parser.parse_args()
     set_config(**(args.config or {}))
-    tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK, "held2": judge_tables.HELD_BACK_2,
-              "held3": judge_tables.HELD_BACK_3, "all": judge_tables.TABLES}[args.split]
+    tables = judge_tables.SPLITS[args.split]
     pools = load_pools(args.pools, tables, args.search)
     rows = []
     for pool in pools:

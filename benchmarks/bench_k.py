@@ -85,7 +85,7 @@ def rules(pool, ks):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--pools", type=Path, default=POOLS)
-    parser.add_argument("--split", choices=("dev", "held", "held2", "held3", "all"), default="dev")
+    parser.add_argument("--split", choices=tuple(judge_tables.SPLITS), default="dev")
     parser.add_argument("--search", default="random")
     parser.add_argument("--range", type=int, nargs=2, default=(2, 10))
     parser.add_argument("--config", type=json.loads, default=None,
@@ -93,8 +93,7 @@ def main():
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     set_config(**(args.config or {}))
-    tables = {"dev": judge_tables.DEVELOPMENT, "held": judge_tables.HELD_BACK, "held2": judge_tables.HELD_BACK_2,
-              "held3": judge_tables.HELD_BACK_3, "all": judge_tables.TABLES}[args.split]
+    tables = judge_tables.SPLITS[args.split]
     ks = list(range(args.range[0], args.range[1] + 1))
     results = []
     for pool in load_pools(args.pools, tables, args.search):

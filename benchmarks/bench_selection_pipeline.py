@@ -5,7 +5,8 @@ earlier sknas, e.g. a git worktree of the last commit before the change, on ``PY
 this one). Per table: mean ARI over seeds of the default ``RandomFeatureSearch`` and ``DARTSFeatureSearch``
 pipelines before and after, and of KMeans, GMM, PCA+KMeans and UMAP+KMeans from the *after* run (the same
 process as the search); the largest NMI of the chosen segments with one discrete input column (categorical,
-yes/no, <= 10 distinct values) and with two such columns together, next to the true classes' own; and the acceptance checks. Means over tables
+yes/no, <= 10 distinct values) and with two such columns together, next to the true classes' own; and the
+acceptance checks. Means over tables
 come with 95% stratified bootstrap intervals.
 
     python benchmarks/bench_selection_pipeline.py --before benchmarks/pools_before --after benchmarks/pools \\
@@ -85,7 +86,8 @@ def main():
     tables = list(dict.fromkeys(r["table"] for r in rows))
 
     def table_mean(table, key, search=None):
-        vals = [r[key] for r in rows if r["table"] == table and (search is None or r["search"] == search)]
+        vals = [r.get(key, np.nan) for r in rows  # a recipe missing from an older pool counts as nan
+                if r["table"] == table and (search is None or r["search"] == search)]
         return float(np.nanmean(vals)) if vals else np.nan
 
     lines = ["Mean ARI over seeds per table (the classical recipes ran in the same process as the 'after' search).",
@@ -105,7 +107,8 @@ def main():
         name = t + (" (held back)" if sel[0]["held_back"] else "") + (" (mixed)" if sel[0]["mixed"] else "")
         lines.append(f"| {name} | {k} | {len({r['seed'] for r in sel})} | " + " | ".join(f"{c:.3f}" for c in cells)
                      + f" | {nmi_d:.2f} / {nmi_r:.2f} ({sel[0]['closest_column'] or '-'}) | "
-                     f"{sel[0]['truth_column_nmi']:.2f} | {pair_d:.2f} / {pair_r:.2f} | {sel[0]['truth_pair_nmi']:.2f} |")
+                     f"{sel[0]['truth_column_nmi']:.2f} | {pair_d:.2f} / {pair_r:.2f} | "
+                     f"{sel[0]['truth_pair_nmi']:.2f} |")
     lines += ["", "Means over tables of the per-table means [95% stratified bootstrap interval]:", "",
               "| group | tables | random before | random after | DARTS before | DARTS after | "
               + " | ".join(RECIPES) + " |", "|---" * (6 + len(RECIPES)) + "|"]

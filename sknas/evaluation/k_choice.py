@@ -129,8 +129,9 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
 
     A k is admissible when its smallest segment holds at least ``min_share`` of the rows, its
     segments do not restate one discrete input column or two together (NMI below ``restatement_nmi`` with
-    every one of ``columns``, ``{name: codes}``, and pair of them: :func:`~sknas.evaluation.judge.column_restatement`) and, when ``stability`` is given, they are stable (at least
-    ``min_stability``). A k below ``prefer_at_least`` wins only when no admissible k at or above it exists.
+    every one of ``columns``, ``{name: codes}``, and every pair of them:
+    :func:`~sknas.evaluation.judge.column_restatement`) and, when ``stability`` is given, they are stable (at
+    least ``min_stability``). A k below ``prefer_at_least`` wins only when no admissible k at or above it exists.
     Stability, the costly part, is measured lazily: k are tried by decreasing silhouette and the first
     stable one wins, so only the k tried carry a stability figure. When no k is stable, the best
     silhouette among the otherwise admissible k wins; when none is, every k competes.
