@@ -7,9 +7,10 @@ the rows, the segments do not restate one discrete input column or two together 
 discovery), and, when
 :func:`split_stability` is given, the segments come back when the clusterer is refitted on other rows with
 another seed (a partition that moves with the seed is not one to act on). Two segments are the answer only
-when no larger admissible k exists (``prefer_at_least``): two halves are the weakest segmentation, and
-the silhouette's pull towards k = 2 is what made customer tables end at "has service X or not"
-(``docs/selection.md``).
+when no larger admissible k exists (``prefer_at_least``), unless neither of the two holds groups of its own
+(:func:`segment_split_pvalue`): two halves are the weakest segmentation, and the silhouette's pull towards
+k = 2 is what made customer tables end at "has service X or not"; but where neither half splits further,
+two is what the data say (``docs/selection.md``, "Two segments when neither half splits").
 
 :func:`prediction_strength` (Tibshirani & Walther 2005) is the reproducibility rule it was compared with:
 cluster two halves of the rows separately; at the right k, the centroids fitted on one half put the other
@@ -90,6 +91,50 @@ MIN_STABILITY = _DEFAULTS["min_stability"]
 PREFER_AT_LEAST = _DEFAULTS["prefer_at_least"]
 #: Half-splits behind one stability figure (sknas.config's ``stability_splits``).
 STABILITY_SPLITS = _DEFAULTS["stability_splits"]
+#: A segment holds groups of its own when the dip test rejects one mode at this level (the dip test's usual
+#: 5%; sknas.config's ``split_dip_alpha``).
+SPLIT_DIP_ALPHA = _DEFAULTS["split_dip_alpha"]
+#: A segment with fewer rows is not tested: the dip test has next to no power on fewer.
+SPLIT_MIN_ROWS = 20
+
+
+def segment_split_pvalue(Z, labels, random_state=0):
+    """How likely it is that no segment of ``labels`` holds two groups of its own: the smallest p-value, over
+    the segments, of Hartigan's dip test on the segment's rows of ``Z`` projected on the axis between the
+    segment's own 2-means centres.
+
+    This is dip-means' test (Kalogeratos & Likas, NeurIPS 2012) on G-means' projection (Hamerly & Elkan,
+    NeurIPS 2003): one blob, whatever its shape, projects to one mode; two groups to two. 1.0 when no segment
+    has :data:`SPLIT_MIN_ROWS` rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> Z = np.vstack([rng.normal(c, 0.4, (80, 2)) for c in ((0, 0), (9, 0), (9, 3))])
+    >>> halves = (Z[:, 0] > 4.5).astype(int)           # the right half holds two groups
+    >>> bool(segment_split_pvalue(Z, halves) < SPLIT_DIP_ALPHA)
+    True
+    >>> thirds = halves + (Z[:, 1] > 1.5)
+    >>> bool(segment_split_pvalue(Z, thirds) < SPLIT_DIP_ALPHA)
+    False
+    """
+    import diptest
+
+    Z, labels = np.asarray(Z, dtype=np.float64), np.asarray(labels)
+    smallest = 1.0
+    for segment in np.unique(labels):
+        rows = Z[labels == segment]
+        if len(rows) < SPLIT_MIN_ROWS:
+            continue
+        centres = _kmeans(rows, 2, random_state).cluster_centers_
+        axis = centres[1] - centres[0]
+        if not np.any(axis):
+            continue
+        projection = rows @ (axis / np.linalg.norm(axis))
+        if np.ptp(projection) > 0:
+            smallest = min(smallest, float(diptest.diptest(projection)[1]))
+    return smallest
 
 
 def split_stability(Z, k, fit, random_state=0, n_splits=None):
@@ -131,7 +176,9 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     segments do not restate one discrete input column or two together (NMI below ``restatement_nmi`` with
     every one of ``columns``, ``{name: codes}``, and every pair of them:
     :func:`~sknas.evaluation.judge.column_restatement`) and, when ``stability`` is given, they are stable (at
-    least ``min_stability``). A k below ``prefer_at_least`` wins only when no admissible k at or above it exists.
+    least ``min_stability``). A k below ``prefer_at_least`` whose segments hold groups of their own
+    (:func:`segment_split_pvalue` below sknas.config's ``split_dip_alpha``) wins only when no admissible k at or above
+    ``prefer_at_least`` exists; one whose segments do not competes with the others on the silhouette.
     Stability, the costly part, is measured lazily: k are tried by decreasing silhouette and the first
     stable one wins, so only the k tried carry a stability figure. When no k is stable, the best
     silhouette among the otherwise admissible k wins; when none is, every k competes.
@@ -163,8 +210,9 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     k : int
     evidence : dict
         ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column", "stability", "admissible",
-        "reason"}}``; ``reason`` says in words why a k was not admissible ("" when it was); ``stability``
-        is None for a k that was not tried.
+        "reason", "split_pvalue"}}``; ``reason`` says in words why a k was not admissible ("" when it was);
+        ``stability`` is None for a k that was not tried; ``split_pvalue`` (:func:`segment_split_pvalue`) is
+        None but for an admissible k below ``prefer_at_least``.
 
     Examples
     --------
@@ -201,13 +249,19 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
             reasons.append(f"restates {column} (NMI {nmi:.2f})")
         evidence[k] = {"silhouette": silhouette, "smallest_share": share, "column_nmi": nmi,
                        "closest_column": column, "stability": None, "admissible": not reasons,
-                       "reason": "; ".join(reasons)}
+                       "reason": "; ".join(reasons), "split_pvalue": None}
 
     def best_first(pool):
         return sorted(pool, key=lambda k: (-evidence[k]["silhouette"], k))
 
     admissible = [k for k in ks if evidence[k]["admissible"]]
-    preferred = [k for k in admissible if prefer_at_least is None or k >= prefer_at_least]
+    # Fewer segments than prefer_at_least go last only when one of them holds groups of its own: then the
+    # silhouette's pull to two far halves is hiding them. Where no segment splits, few is what the data say.
+    for k in admissible:
+        if prefer_at_least is not None and k < prefer_at_least:
+            evidence[k]["split_pvalue"] = segment_split_pvalue(Z, labelings[k])
+    alpha = config["split_dip_alpha"]
+    preferred = [k for k in admissible if evidence[k]["split_pvalue"] is None or evidence[k]["split_pvalue"] >= alpha]
     if stability is not None:
         measure = stability.__getitem__ if isinstance(stability, dict) else stability
         for k in best_first(preferred) + best_first([k for k in admissible if k not in preferred]):

@@ -18,6 +18,8 @@ from collections import Counter
 
 import numpy as np
 
+from ..config import get_config
+
 #: Rows drawn on the segment map at most (a random subsample).
 MAP_ROWS = 3000
 #: What each column role of ``AutoSegmenter.column_roles_`` means for the segmentation.
@@ -271,11 +273,14 @@ def _k_section(segmenter):
         _plot_with("plot_k_evidence", evidence, segmenter.n_clusters_, size=(6, 3.4)), "evidence per k",
         f"The learned embedding was segmented at every k tried and k = {segmenter.n_clusters_} chosen label-free "
         "(star), scored by the silhouette in the embedding among the admissible k: the smallest segment holds at "
-        "least 2% of the rows and the segments do not restate one input column or two together (a group-by is not a discovery)"
+        "least 2% of the rows and the segments do not restate one input column or two together (a group-by is "
+        "not a discovery)"
         + ("; and the segments come back when refitted on other halves of the rows with other seeds (stability "
            "at least 0.8, measured from the best silhouette down until one k passes, so only the k tried have "
            "a figure)" if stability else "")
-        + ". Two segments only when no larger k is admissible. Crosses mark the k left out; the table says why."))
+        + ". Two segments only when no larger k is admissible or neither of the two holds groups of its own "
+        f"(split pvalue: a dip test on each, at least {get_config()['split_dip_alpha']:g}). Crosses mark the k left "
+        "out; the table says why."))
     keys = list(dict.fromkeys(key for e in evidence.values() for key in e))
 
     def cell(value):
