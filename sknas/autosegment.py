@@ -99,8 +99,8 @@ default="random"
         the segments come back when the clusterer is refitted on other halves
         of the rows with other seeds (ARI at least 0.8 over 6 half-splits;
         measured for the best k first, until one passes). Two segments are
-        chosen only when no larger admissible k exists, or when neither of
-        the two holds groups of its own (a dip test on each). (These
+        chosen only when no larger admissible k exists (or, with
+        ``split_dip_alpha`` set, when neither holds groups of its own). (These
         thresholds are :mod:`sknas.config` settings: ``min_segment_share``,
         ``restatement_nmi``, ``restatement_columns``, ``max_discrete_values``,
         ``min_stability``, ``stability_splits``, ``prefer_at_least``,

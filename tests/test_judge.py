@@ -128,7 +128,7 @@ def test_choose_k_sets_aside_the_combinations_of_two_flags():
 
 
 def test_two_segments_compete_when_neither_holds_groups_of_its_own():
-    """prefer_at_least sets k = 2 back only when a half splits further (dip test on its 2-means axis)."""
+    """With split_dip_alpha set, prefer_at_least sets k = 2 back only when a half splits further."""
     from sklearn.cluster import KMeans
 
     from sknas.evaluation.k_choice import SPLIT_DIP_ALPHA, choose_k, segment_split_pvalue
@@ -137,13 +137,14 @@ def test_two_segments_compete_when_neither_holds_groups_of_its_own():
     two = np.vstack([rng.normal(c, 1.0, (150, 3)) for c in (0, 8)])  # two classes, each one blob
     ks = (2, 3, 4)
     labelings = {k: KMeans(k, n_init=5, random_state=0).fit_predict(two) for k in ks}
-    k, evidence = choose_k(two, ks, labelings, prefer_at_least=3)
-    assert k == 2 and evidence[2]["split_pvalue"] >= SPLIT_DIP_ALPHA and evidence[3]["split_pvalue"] is None
-    with config_context(split_dip_alpha=2.0):  # above 1: two segments always set back, the rule before
-        assert choose_k(two, ks, labelings, prefer_at_least=3)[0] == 3
+    k, evidence = choose_k(two, ks, labelings, prefer_at_least=3)  # the default: two segments always go last
+    assert k == 3 and evidence[2]["split_pvalue"] >= SPLIT_DIP_ALPHA and evidence[3]["split_pvalue"] is None
+    with config_context(split_dip_alpha=SPLIT_DIP_ALPHA):
+        assert choose_k(two, ks, labelings, prefer_at_least=3)[0] == 2
     three = np.vstack([rng.normal(c, 0.5, (100, 2)) for c in ((0, 0), (10, 0), (10, 4))])
     labelings = {k: KMeans(k, n_init=5, random_state=0).fit_predict(three) for k in ks}
-    k, evidence = choose_k(three, ks, labelings, prefer_at_least=3)
+    with config_context(split_dip_alpha=SPLIT_DIP_ALPHA):
+        k, evidence = choose_k(three, ks, labelings, prefer_at_least=3)
     assert k == 3 and evidence[2]["split_pvalue"] < SPLIT_DIP_ALPHA  # the far half holds two groups
     assert segment_split_pvalue(three, labelings[3]) >= SPLIT_DIP_ALPHA  # each third is one blob
     assert segment_split_pvalue(three[:15], np.zeros(15, int)) == 1.0  # too few rows to test

@@ -1,16 +1,16 @@
 """Evidence for the number of segments, label-free (``AutoSegmenter(n_clusters="auto")``).
 
-The silhouette of KMeans on the input, the classical rule, favours k = 2 on most real tables: two
-halves are always far apart on average. :func:`choose_k` (what ``AutoSegmenter`` uses) takes the silhouette
-in the learned embedding instead, and only among *admissible* k: the smallest segment holds at least 2% of
-the rows, the segments do not restate one discrete input column or two together (a group-by is not a
-discovery), and, when
-:func:`split_stability` is given, the segments come back when the clusterer is refitted on other rows with
-another seed (a partition that moves with the seed is not one to act on). Two segments are the answer only
-when no larger admissible k exists (``prefer_at_least``), unless neither of the two holds groups of its own
-(:func:`segment_split_pvalue`): two halves are the weakest segmentation, and the silhouette's pull towards
-k = 2 is what made customer tables end at "has service X or not"; but where neither half splits further,
-two is what the data say (``docs/selection.md``, "Two segments when neither half splits").
+The silhouette of KMeans on the input, the classical rule, favours k = 2 on most real tables: two halves are
+always far apart on average. :func:`choose_k` (what ``AutoSegmenter`` uses) takes the silhouette in the
+learned embedding instead, and only among *admissible* k: the smallest segment holds at least 2% of the rows,
+the segments do not restate one discrete input column or two together (a group-by is not a discovery), and,
+when :func:`split_stability` is given, the segments come back when the clusterer is refitted on other rows
+with another seed (a partition that moves with the seed is not one to act on). Two segments are the answer
+only when no larger admissible k exists (``prefer_at_least``): two halves are the weakest segmentation, and
+the silhouette's pull towards k = 2 is what made customer tables end at "has service X or not". With
+sknas.config's ``split_dip_alpha`` set (off by default), two segments compete with the others when neither
+holds groups of its own (:func:`segment_split_pvalue`; ``docs/selection.md``, "Two segments when neither half
+splits").
 
 :func:`prediction_strength` (Tibshirani & Walther 2005) is the reproducibility rule it was compared with:
 cluster two halves of the rows separately; at the right k, the centroids fitted on one half put the other
@@ -91,9 +91,9 @@ MIN_STABILITY = _DEFAULTS["min_stability"]
 PREFER_AT_LEAST = _DEFAULTS["prefer_at_least"]
 #: Half-splits behind one stability figure (sknas.config's ``stability_splits``).
 STABILITY_SPLITS = _DEFAULTS["stability_splits"]
-#: A segment holds groups of its own when the dip test rejects one mode at this level (the dip test's usual
-#: 5%; sknas.config's ``split_dip_alpha``).
-SPLIT_DIP_ALPHA = _DEFAULTS["split_dip_alpha"]
+#: The dip test's usual level, the one ``split_dip_alpha`` was measured at: a segment holds groups of its own
+#: when the test rejects one mode at it. (sknas.config's ``split_dip_alpha`` is off by default: ``docs/selection.md``.)
+SPLIT_DIP_ALPHA = 0.05
 #: A segment with fewer rows is not tested: the dip test has next to no power on fewer.
 SPLIT_MIN_ROWS = 20
 
@@ -255,8 +255,9 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
         return sorted(pool, key=lambda k: (-evidence[k]["silhouette"], k))
 
     admissible = [k for k in ks if evidence[k]["admissible"]]
-    # Fewer segments than prefer_at_least go last only when one of them holds groups of its own: then the
-    # silhouette's pull to two far halves is hiding them. Where no segment splits, few is what the data say.
+    # With split_dip_alpha set, fewer segments than prefer_at_least go last only when one of them holds groups
+    # of its own: then the silhouette's pull to two far halves is hiding them. Where no segment splits, few is
+    # what the data say. (Off by default: it let two segments back onto customer tables; docs/selection.md.)
     for k in admissible:
         if prefer_at_least is not None and k < prefer_at_least:
             evidence[k]["split_pvalue"] = segment_split_pvalue(Z, labelings[k])

@@ -268,6 +268,7 @@ def _k_section(segmenter):
     if not evidence:
         return []
     stability = any(e.get("stability") is not None for e in evidence.values())
+    alpha = get_config()["split_dip_alpha"]
     parts = ["<h2>Number of segments</h2>"]
     parts.append(_figure_html(
         _plot_with("plot_k_evidence", evidence, segmenter.n_clusters_, size=(6, 3.4)), "evidence per k",
@@ -278,9 +279,10 @@ def _k_section(segmenter):
         + ("; and the segments come back when refitted on other halves of the rows with other seeds (stability "
            "at least 0.8, measured from the best silhouette down until one k passes, so only the k tried have "
            "a figure)" if stability else "")
-        + ". Two segments only when no larger k is admissible or neither of the two holds groups of its own "
-        f"(split pvalue: a dip test on each, at least {get_config()['split_dip_alpha']:g}). Crosses mark the k left "
-        "out; the table says why."))
+        + ". Two segments only when no larger k is admissible"
+        + (f" or neither of the two holds groups of its own (split pvalue: a dip test on each, at least {alpha:g})"
+           if math.isfinite(alpha) else "")
+        + ". Crosses mark the k left out; the table says why."))
     keys = list(dict.fromkeys(key for e in evidence.values() for key in e))
 
     def cell(value):
