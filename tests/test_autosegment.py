@@ -207,3 +207,21 @@ def test_a_user_is_warned_when_no_k_is_stable():
     with pytest.warns(UserWarning, match="came back"):
         seg = AutoSegmenter(**{**FAST_AUTO, "cluster_range": (3, 6)}).fit(X)
     assert not any(e["admissible"] for e in seg.k_evidence_.values())
+
+
+def test_segments_that_are_two_yes_no_columns_crossed_are_not_admissible():
+    """A group-by on two yes/no columns (their four combinations) is set aside as a group-by on one is."""
+    rng = np.random.RandomState(0)
+    n = 240
+    tv, phone = rng.randint(2, size=n), rng.randint(2, size=n)
+    frame = pd.DataFrame({"has_tv": np.where(tv, "yes", "no").astype(object),
+                          "has_phone": np.where(phone, "yes", "no").astype(object),
+                          "tv_minutes": 4.0 * tv + rng.normal(0, 0.3, n),
+                          "calls": 4.0 * phone + rng.normal(0, 0.3, n)})
+    seg = AutoSegmenter(**{**FAST_AUTO, "cluster_range": (2, 5)}).fit(frame)
+    four = seg.k_evidence_[4]
+    assert not four["admissible"] and {"has_tv", "has_phone"} <= set(four["closest_column"].split(" & "))
+    assert "restates" in four["reason"]
+    with sknas.config.config_context(restatement_columns=1):  # one column at a time: the crossing gets through
+        seg = AutoSegmenter(**{**FAST_AUTO, "cluster_range": (2, 5)}).fit(frame)
+    assert seg.k_evidence_[4]["column_nmi"] < 0.7
