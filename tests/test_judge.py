@@ -91,6 +91,9 @@ def test_a_group_by_on_two_columns_is_a_restatement_each_column_alone_misses():
     assert nmi == pytest.approx(1.0) and set(both.split(" & ")) == {"plan", "churn"}
     with config_context(restatement_columns=1):
         assert column_restatement(segments, columns) == (one_nmi, one)
+    region = rng.integers(0, 2, n)  # three columns crossed, with restatement_columns=3
+    nmi, three = column_restatement(4 * segments + region, {**columns, "region": region}, combined=3)
+    assert nmi == pytest.approx(1.0) and set(three.split(" & ")) == {"plan", "churn", "region"}
     # A column unrelated to the segments never lifts a combination above the column that explains them.
     assert column_restatement(plan, columns) == (pytest.approx(1.0), "plan")
     independent = (rng.normal(size=n) > 0).astype(int) + 2 * rng.integers(0, 2, n)

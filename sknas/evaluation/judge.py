@@ -270,8 +270,8 @@ def column_restatement(labels, columns, *, combined=None):
     for size in range(2, min(combined, len(closest)) + 1):
         for names in itertools.combinations(closest, size):
             joint = codes[names[0]]
-            for name in names[1:]:
-                joint = joint * (codes[name].max() + 1) + codes[name]
+            for name in names[1:]:  # recoded at each step so that three or more columns cannot overflow
+                joint = np.unique(joint * (codes[name].max() + 1) + codes[name], return_inverse=True)[1].ravel()
             nmi = _nmi(joint, labels)
             if nmi > best:
                 best, best_name = nmi, " & ".join(names)
