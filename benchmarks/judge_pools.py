@@ -76,6 +76,25 @@ def classical_recipes(X, y, k, seed):
     return out
 
 
+def final_check_summary(search):
+    """The search's ``final_check_`` and which fallbacks it had: among the three runner-ups only (the rule before
+    the fallbacks reached below them) and the best three candidates that do not restate a column (the rule now).
+    Where the two lists agree on every fallback the check tried, both rules end on the same map."""
+    check = dict(getattr(search, "final_check_", None) or {})
+    chosen = check.get("replaced") or str(search.architecture_)
+    valid = [r for r in search.search_history_ if r["valid"]]
+    check["fallbacks_runner_ups"] = [str(r["architecture"]) for r in search.runner_ups_
+                                     if not r.get("restates_column", False)]
+    try:
+        from sknas.search.base import _final_fallbacks
+    except ImportError:  # an sknas from before the change
+        return check
+    check["fallbacks"] = [str(a) for a in _final_fallbacks(
+        next(r["architecture"] for r in valid if str(r["architecture"]) == chosen), valid)] \
+        if any(str(r["architecture"]) == chosen for r in valid) else []
+    return check
+
+
 def make_pool(table, search_name, seed, out_dir):
     import torch
     from sklearn.cluster import KMeans
@@ -134,6 +153,7 @@ def make_pool(table, search_name, seed, out_dir):
         "pipeline": {"ari": float(adjusted_rand_score(y, labels)), "time": total,
                      "labels": labels.astype(np.int16), "architecture": str(search.architecture_)},
         "classical": classical_recipes(X, np.asarray(y), k, seed),
+        "final_check": final_check_summary(search),
         "y": np.asarray(y),
     }
     for record in pool["records"]:

@@ -11,6 +11,7 @@ from sknas import RandomFeatureSearch
 from sknas.config import config_context
 from sknas.preprocessing.tabular import INDICATOR_VALUE, TabularEncoder, split_mixed
 from sknas.evaluation import selection_scores
+from sknas.search.base import _final_fallbacks
 from sknas.evaluation.judge import (
     RESTATEMENT_NMI,
     column_restatement,
@@ -218,7 +219,7 @@ def test_final_segments_that_restate_a_column_fall_back_to_a_runner_up(monkeypat
     plain = RandomFeatureSearch(**params).fit(_flag_table())
     assert plain.final_check_["replaced"] is None
     assert plain.final_check_["restates_column"] == (plain.final_check_["column_nmi"] >= RESTATEMENT_NMI)
-    fallbacks = [r["architecture"] for r in plain.runner_ups_ if not r["restates_column"]]
+    fallbacks = _final_fallbacks(plain.architecture_, [r for r in plain.search_history_ if r["valid"]])
     assert fallbacks, "the table must leave a runner-up that does not restate the flag"
 
     calls = []
@@ -240,6 +241,46 @@ def test_final_segments_that_restate_a_column_fall_back_to_a_runner_up(monkeypat
     stuck = RandomFeatureSearch(**params).fit(_flag_table())  # every retrained map restates: the winner stays
     assert stuck.architecture_ == plain.architecture_ and stuck.final_check_["restates_column"]
     assert len(calls) == 1 + len(fallbacks)
+
+
+def test_final_fallbacks_reach_below_restating_runner_ups(monkeypatch):
+    """When the runner-ups restate a column too, the final check retrains the best candidate that does not,
+    wherever it ranks (held-out credit default: the three runner-ups all restated ``student``)."""
+    from sknas.search import base as search_base
+
+    records = [{"architecture": name, "selection_score": score, "score": score, "restates_column": restates}
+               for name, score, restates in [("linear", 0.61, False), ("lda", 0.91, True), ("embed", 0.79, True),
+                                             ("gate", 0.75, True), ("identity", 0.53, False), ("net", 0.49, False),
+                                             ("net", 0.40, False), ("res", 0.48, False), ("deep", 0.44, False)]]
+    assert _final_fallbacks("linear", records) == ["identity", "net", "res"]  # distinct, best first, at most 3
+    assert search_base.FINAL_FALLBACKS == 3
+    assert _final_fallbacks("linear", []) == []
+
+    # End to end: every other candidate is marked a restatement but the weakest; the final check reaches it.
+    params = dict(n_clusters=2, max_trials=6, max_epochs=3, random_state=0, device="cpu")
+    plain = RandomFeatureSearch(**params).fit(_flag_table())
+    valid = sorted((r for r in plain.search_history_ if r["valid"] and r["architecture"] != plain.architecture_),
+                   key=lambda r: -r["selection_score"])
+    weakest = valid[-1]["architecture"]
+    assert weakest not in [r["architecture"] for r in plain.runner_ups_], "the table must rank it below three"
+    original = RandomFeatureSearch._mark_restatements
+
+    def marked(self, records, context):
+        original(self, records, context)
+        for record in records:
+            record["restates_column"] = record["architecture"] not in (weakest, plain.architecture_)
+
+    calls = []
+
+    def judged(self, net, context, columns):  # the chosen map's final segments restate the flag, the next not
+        calls.append(net)
+        return (1.0, "member") if len(calls) == 1 else (0.1, "member")
+
+    monkeypatch.setattr(RandomFeatureSearch, "_mark_restatements", marked)
+    monkeypatch.setattr(RandomFeatureSearch, "_final_restatement", judged)
+    search = RandomFeatureSearch(**params).fit(_flag_table())
+    assert all(r["restates_column"] for r in search.runner_ups_)
+    assert search.architecture_ == weakest and search.final_check_["replaced"] == str(plain.architecture_)
 
 
 def test_choose_k_prefers_three_or_more_stable_segments():

@@ -49,6 +49,17 @@ from .clock import SearchClock
 #: The scorings on the silhouette's [-1, 1] scale, where a network must beat the best fixed map by
 #: sknas.config's fixed_map_margin (see _prefer_fixed_map); other scorings compare plainly.
 MARGIN_SCORINGS = ("silhouette", "silhouette+separability", "discriminability+separability")
+#: How many other candidates the final check may retrain when the chosen map's final segments restate a column.
+FINAL_FALLBACKS = 3
+
+
+def _final_fallbacks(chosen, valid):
+    """What the final check may train instead of ``chosen``: the ``FINAL_FALLBACKS`` best distinct other
+    candidates (by selection score) whose partitions did not restate a column, wherever they rank. The three
+    runner-ups can all be group-bys while a weaker candidate is not (docs/selection.md)."""
+    ranked = sorted((r for r in valid if not r.get("restates_column", False) and r["architecture"] != chosen),
+                    key=lambda r: -r.get("selection_score", r["score"]))
+    return list(dict.fromkeys(r["architecture"] for r in ranked))[:FINAL_FALLBACKS]
 
 
 class SearchFailedError(RuntimeError):
@@ -248,6 +259,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self.search_history_ = history
         self.best_score_ = best.get("selection_score", best["score"])
         self.runner_ups_ = self._runner_ups(best, valid)
+        context["valid_records"] = valid  # for the final check's fallbacks (_final_fallbacks)
         self.n_trials_ = len(history)
         self.pareto_front_ = pareto_front(history)
         return best["architecture"]
@@ -264,7 +276,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         on the group-by its candidate avoided (crabs with its sex column, seed 2: the candidate's NMI
         with sex 0.01, the final segments' 1.0; ``docs/selection.md``). Then the best runner-up that did
         not restate a column is trained instead, and kept when its segments do not restate one
-        either (at most the 3 runner-ups, in order). ``final_check_`` says what happened.
+        either (the ``FINAL_FALLBACKS`` best other candidates whose own partitions did not restate one, in
+        order, whether or not they are among ``runner_ups_``). ``final_check_`` says what happened.
         """
         self.final_check_ = {"column_nmi": None, "closest_column": None, "restates_column": False,
                              "replaced": None}
@@ -276,7 +289,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         self.final_check_.update(column_nmi=nmi, closest_column=column, restates_column=nmi >= threshold)
         if nmi < threshold:
             return architecture, net
-        for fallback in (r["architecture"] for r in self.runner_ups_ if not r["restates_column"]):
+        for fallback in _final_fallbacks(architecture, context.get("valid_records", ())):
             if self._deadline is not None and not self._deadline.final_fits(fallback):
                 self._deadline.final_check_skipped = True  # no time left to train it: keep the chosen one
                 break
