@@ -136,8 +136,8 @@ class BaseNeuralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, B
         net = self._train_final(architecture, Xs, y, seed=rng.randint(SEED_MAX))
         self.architecture_, self.net_ = self._check_final(architecture, net, Xs, y, rng, context)
         self.reference_embedding_ = reference_embedding(self.net_.module_.encoder, Xs)  # for alignment losses
-        self.n_components_ = architecture.output_width(Xs.shape[1], self.n_components)
-        self.efficiency_ = self._efficiency(architecture)
+        self.n_components_ = self.architecture_.output_width(Xs.shape[1], self.n_components)
+        self.efficiency_ = self._efficiency(self.architecture_)  # the final check may have replaced it
         self.fit_time_ = time.perf_counter() - start
         self.time_budget_ = self._time_budget_summary()
         self.provenance_ = record_provenance(self, X)  # versions, seed, data hash, settings (sknas.save keeps it)

@@ -283,6 +283,28 @@ def test_final_fallbacks_reach_below_restating_runner_ups(monkeypatch):
     assert search.architecture_ == weakest and search.final_check_["replaced"] == str(plain.architecture_)
 
 
+def test_a_replacement_of_another_width_sets_n_components(monkeypatch):
+    """The identity map (as wide as the input) replacing an 8-wide map: the width follows the replacement."""
+    params = dict(n_clusters=2, max_trials=6, max_epochs=3, random_state=0, device="cpu")
+    plain = RandomFeatureSearch(**params).fit(_flag_table())
+    assert plain.n_components_ == 8 and str(plain.architecture_) != "identity"
+    original = RandomFeatureSearch._mark_restatements
+
+    def marked(self, records, context):
+        original(self, records, context)
+        for record in records:
+            record["restates_column"] = str(record["architecture"]) not in ("identity", str(plain.architecture_))
+
+    calls = []
+    monkeypatch.setattr(RandomFeatureSearch, "_mark_restatements", marked)
+    monkeypatch.setattr(RandomFeatureSearch, "_final_restatement",
+                        lambda self, *a: calls.append(1) or ((1.0, "member") if len(calls) == 1 else (0.1, "member")))
+    search = RandomFeatureSearch(**params).fit(_flag_table())
+    assert str(search.architecture_) == "identity" and search.final_check_["replaced"] == str(plain.architecture_)
+    width = search.transform(_flag_table()).shape[1]  # three numbers and the flag's indicators
+    assert width < 8 and search.n_components_ == width == len(search.get_feature_names_out())
+
+
 def test_choose_k_prefers_three_or_more_stable_segments():
     """k = 2 loses to an admissible k >= 3; an unstable k loses to a stable one; with none stable, a reason."""
     from sklearn.cluster import KMeans
