@@ -161,8 +161,9 @@ class RandomFeatureSearch(BaseFeatureSearch):
         The final network's segments judged as the candidates' were:
         ``column_nmi``, ``closest_column``, ``restates_column``, and
         ``replaced`` (the chosen architecture, as text, when its final network
-        restated a column and a runner-up that did not took its place; None
-        otherwise).
+        restated a column and another candidate that did not took its place,
+        the best of those whose own partitions did not restate one, ranked
+        among ``runner_ups_`` or below them; None otherwise).
     pareto_front_ : list of dict
         Valid candidates not dominated in (score, params).
     search_time_, fit_time_ : float
