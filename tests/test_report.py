@@ -97,3 +97,27 @@ def test_report_renders_in_headless_chromium(fitted, tmp_path):
     subprocess.run([browser, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}",
                     "--window-size=1200,3000", f"file://{page}"], check=True, capture_output=True, timeout=120)
     assert shot.stat().st_size > 50_000  # a page of plots, not a blank or broken one
+
+
+def test_report_says_when_the_final_check_replaced_or_kept_a_restating_map():
+    from types import SimpleNamespace
+
+    from sknas.reporting.report import _final_check_note
+
+    replaced = SimpleNamespace(architecture_="identity", final_check_={
+        "column_nmi": 0.6, "closest_column": "student", "restates_column": False, "replaced": "linear"})
+    note = _final_check_note(replaced)
+    assert "<code>linear</code>" in note and "<code>identity</code>" in note and "NMI 0.60" in note
+    kept = SimpleNamespace(architecture_="linear", final_check_={
+        "column_nmi": 0.83, "closest_column": "student", "restates_column": True, "replaced": None})
+    assert "restate student (NMI 0.83)" in _final_check_note(kept)
+    fine = SimpleNamespace(architecture_="linear", final_check_={
+        "column_nmi": 0.2, "closest_column": "student", "restates_column": False, "replaced": None})
+    assert _final_check_note(fine) == "" and _final_check_note(SimpleNamespace()) == ""
+
+
+def test_report_carries_the_final_check_note(fitted, monkeypatch):
+    segmenter, frame = fitted
+    monkeypatch.setattr(segmenter.search_, "final_check_", {
+        "column_nmi": 0.9, "closest_column": "plan", "restates_column": True, "replaced": None}, raising=False)
+    assert "restate plan (NMI 0.90)" in build_report(segmenter, frame)

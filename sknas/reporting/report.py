@@ -77,6 +77,22 @@ def _restating_candidates(search):
     return rows
 
 
+def _final_check_note(search):
+    """A sentence on the final check (``final_check_``) when it found the final segments restating a column."""
+    check = getattr(search, "final_check_", None) or {}
+    if check.get("replaced"):
+        return (f"<p>The search chose <code>{html.escape(check['replaced'])}</code>, but once retrained on every row its "
+                f"segments restated an input column; <code>{html.escape(str(search.architecture_))}</code>, the best "
+                f"candidate whose segments did not, took its place (its closest column: "
+                f"{html.escape(str(check['closest_column']))}, NMI {check['column_nmi']:.2f}).</p>")
+    if check.get("restates_column"):
+        return (f"<p class='note'>Retrained on every row, the chosen map's segments restate "
+                f"{html.escape(str(check['closest_column']))} (NMI {check['column_nmi']:.2f}) and no other candidate "
+                "could take its place: they restated a column too, or no time was left to retrain one. A group-by on "
+                "that column gives much the same segments.</p>")
+    return ""
+
+
 def _table(rows, header=None, text=False):
     """Rows of (key, value, ...) as an HTML table; the first column is a key; ``text``: cells aligned left."""
     out = ["<table>"]
@@ -362,6 +378,7 @@ def build_report(segmenter, X, title="sknas segmentation report"):
         parts.append(_table([(str(r["architecture"]), r["selection_score"], r["agreement_with_winner"])
                              for r in runner_ups], header=["architecture", "score", "agreement"]))
 
+    parts.append(_final_check_note(search))
     restating = _restating_candidates(search)
     if restating:
         parts.append("<p>Feature maps kept out of the answer because their segments restate one input column "
