@@ -53,9 +53,18 @@ def explain_choice(search):
              + "s" * (n_networks != 1) + "."]
     best_net = max(networks, key=lambda r: r["selection_score"], default=None)
     best_fixed = max(fixed, key=lambda r: r["selection_score"], default=None)
+    replaced = (getattr(search, "final_check_", None) or {}).get("replaced")
     rule = (f"A network must beat the best fixed map by {margin:g} to replace it, since one network's score moves "
             "about that much with its training seed alone") if margin else ""
-    if chosen.head in FIXED_HEADS:
+    if replaced:  # the final check put another map in place of the search's winner: the scores did not decide
+        won = max((r["selection_score"] for r in scored if r["architecture"] == chosen), default=won)
+        column = search.final_check_.get("closest_column")
+        lines.append(f"It kept {_map_name(chosen, long=True)} (score {won:.3f}). Its first choice, {replaced}, scored "
+                     f"higher, but once retrained on every row its segments restated an input column, so the best "
+                     f"map whose segments did not took its place (closest column now: {column}).")
+        lines.append("What this means for you: the segments below are KMeans on that map "
+                     f"({search.efficiency_['params']} parameters); the first choice's would have been a group-by.")
+    elif chosen.head in FIXED_HEADS:
         if best_net is None:
             lines.append(f"It kept {_map_name(chosen, long=True)} (score {won:.3f}); no network was scored.")
         else:

@@ -47,3 +47,18 @@ def test_explain_choice_says_why_a_fixed_map_stays_or_a_network_wins():
     won = " ".join(explain_choice(_stub_search(history, net, 0.50)))
     assert "It chose a 3-layer network, gated(64)-relu | linear(32)-relu -> linear: score 0.500, against 0.420 for the LDA map" in won
     assert "ahead by 0.080" in won
+
+
+def test_explain_choice_describes_the_map_the_final_check_kept():
+    from sknas import Architecture
+    from sknas.cli import explain_choice
+
+    raw, linear = Architecture(head="identity"), Architecture(head="linear")
+    history = [{"architecture": raw, "selection_score": 0.53}, {"architecture": linear, "selection_score": 0.61}]
+    search = _stub_search(history, raw, 0.61)  # best_score_ stays the first choice's
+    search.final_check_ = {"column_nmi": 0.6, "closest_column": "student", "restates_column": False,
+                           "replaced": "linear"}
+    text = " ".join(explain_choice(search))
+    assert "It kept the raw columns" in text and "(score 0.530)" in text
+    assert "Its first choice, linear, scored higher, but once retrained on every row its segments restated" in text
+    assert "closest column now: student" in text and "ahead by" not in text  # the margin did not decide it
