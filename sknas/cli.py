@@ -57,7 +57,6 @@ def explain_choice(search):
     rule = (f"A network must beat the best fixed map by {margin:g} to replace it, since one network's score moves "
             "about that much with its training seed alone") if margin else ""
     if replaced:  # the final check put another map in place of the search's winner: the scores did not decide
-        won = max((r["selection_score"] for r in scored if r["architecture"] == chosen), default=won)
         column = search.final_check_.get("closest_column")
         lines.append(f"It kept {_map_name(chosen, long=True)} (score {won:.3f}). Its first choice, {replaced}, scored "
                      f"higher, but once retrained on every row its segments restated an input column, so the best "

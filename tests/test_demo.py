@@ -55,7 +55,7 @@ def test_explain_choice_describes_the_map_the_final_check_kept():
 
     raw, linear = Architecture(head="identity"), Architecture(head="linear")
     history = [{"architecture": raw, "selection_score": 0.53}, {"architecture": linear, "selection_score": 0.61}]
-    search = _stub_search(history, raw, 0.61)  # best_score_ stays the first choice's
+    search = _stub_search(history, raw, 0.53)  # best_score_: the kept map's
     search.final_check_ = {"column_nmi": 0.6, "closest_column": "student", "restates_column": False,
                            "replaced": "linear"}
     text = " ".join(explain_choice(search))

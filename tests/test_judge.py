@@ -281,6 +281,8 @@ def test_final_fallbacks_reach_below_restating_runner_ups(monkeypatch):
     search = RandomFeatureSearch(**params).fit(_flag_table())
     assert all(r["restates_column"] for r in search.runner_ups_)
     assert search.architecture_ == weakest and search.final_check_["replaced"] == str(plain.architecture_)
+    kept = [r["selection_score"] for r in search.search_history_ if r["valid"] and r["architecture"] == weakest]
+    assert search.best_score_ == max(kept) < plain.best_score_  # the score of the map kept, not the first choice's
 
 
 def test_a_replacement_of_another_width_sets_n_components(monkeypatch):

@@ -298,6 +298,8 @@ class BaseFeatureSearch(BaseNeuralTransformer):
             if other_nmi < threshold:
                 self.final_check_.update(replaced=str(architecture), column_nmi=other_nmi,
                                          closest_column=other_column, restates_column=False)
+                self.best_score_ = max(r.get("selection_score", r["score"]) for r in context["valid_records"]
+                                       if r["architecture"] == fallback)  # the score of the map kept
                 return fallback, other
         return architecture, net
 

@@ -152,7 +152,9 @@ class RandomFeatureSearch(BaseFeatureSearch):
         (a ``time_budget`` cut its training short) and ``budget_left`` (seconds of
         the budget left when it started; None without one).
     best_score_ : float
-        The winner's selection score (its ``score``, or the pool-level score).
+        The winner's selection score (its ``score``, or the pool-level score);
+        when the final check replaced the winner (``final_check_``), the score
+        of the map that took its place.
     runner_ups_ : list of dict
         The next best distinct candidates with ``agreement_with_winner`` (ARI
         between their clusterings of the scoring rows and the winner's):
