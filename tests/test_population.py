@@ -197,7 +197,9 @@ def test_population_of_one_with_batchnorm_matches_closely(data):
         net = build_network(arch, N_FEATURES, N_COMPONENTS)
         ref = train_candidate(net, objective, objective.prepare(torch.as_tensor(X_tr)),
                               objective.prepare(torch.as_tensor(X_va)), **settings)
-    assert res.best_valid_loss == pytest.approx(ref.best_valid_loss, rel=2e-3)
+    # Batch norm's batched and single kernels round differently, more on some CPUs: 0.32% apart on an AMD EPYC
+    # (AVX2), where the machine this was written on stayed under 0.2%.
+    assert res.best_valid_loss == pytest.approx(ref.best_valid_loss, rel=5e-3)
 
 
 def test_non_finite_candidate_is_isolated(data):
