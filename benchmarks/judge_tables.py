@@ -206,7 +206,9 @@ FLAG_VARIANTS = {
 
 def load(name):
     """``(X, y)`` of table ``name`` (of ``TABLES``, ``HELD_BACK_3`` to ``HELD_BACK_5`` or ``FLAG_VARIANTS``)."""
-    return FLAG_VARIANTS[name]() if name in FLAG_VARIANTS else {**TABLES, **HELD_BACK_3, **HELD_BACK_4, **HELD_BACK_5}[name]()
+    if name in FLAG_VARIANTS:
+        return FLAG_VARIANTS[name]()
+    return {**TABLES, **HELD_BACK_3, **HELD_BACK_4, **HELD_BACK_5}[name]()
 
 
 def is_mixed(X):

@@ -81,9 +81,9 @@ def _final_check_note(search):
     """A sentence on the final check (``final_check_``) when it found the final segments restating a column."""
     check = getattr(search, "final_check_", None) or {}
     if check.get("replaced"):
-        return (f"<p>The search chose <code>{html.escape(check['replaced'])}</code>, but once retrained on every row its "
-                f"segments restated an input column; <code>{html.escape(str(search.architecture_))}</code>, the best "
-                f"candidate whose segments did not, took its place (its closest column: "
+        return (f"<p>The search chose <code>{html.escape(check['replaced'])}</code>, but once retrained on every row "
+                f"its segments restated an input column; <code>{html.escape(str(search.architecture_))}</code>, "
+                f"the best candidate whose segments did not, took its place (its closest column: "
                 f"{html.escape(str(check['closest_column']))}, NMI {check['column_nmi']:.2f}).</p>")
     if check.get("restates_column"):
         return (f"<p class='note'>Retrained on every row, the chosen map's segments restate "

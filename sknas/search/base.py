@@ -274,7 +274,7 @@ class BaseFeatureSearch(BaseNeuralTransformer):
         The restatement check (``_mark_restatements``) judges candidates trained on the search rows; the
         final network is the chosen architecture retrained on every row with a new seed, and it can land
         on the group-by its candidate avoided (crabs with its sex column, seed 2: the candidate's NMI
-        with sex 0.01, the final segments' 1.0; ``docs/selection.md``). Then the best runner-up that did
+        with sex 0.01, the final segments' 1.0; ``docs/selection.md``). Then the best other candidate that did
         not restate a column is trained instead, and kept when its segments do not restate one
         either (the ``FINAL_FALLBACKS`` best other candidates whose own partitions did not restate one, in
         order, whether or not they are among ``runner_ups_``). ``final_check_`` says what happened.
