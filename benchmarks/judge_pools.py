@@ -89,9 +89,8 @@ def final_check_summary(search):
         from sknas.search.base import _final_fallbacks
     except ImportError:  # an sknas from before the change
         return check
-    check["fallbacks"] = [str(a) for a in _final_fallbacks(
-        next(r["architecture"] for r in valid if str(r["architecture"]) == chosen), valid)] \
-        if any(str(r["architecture"]) == chosen for r in valid) else []
+    by_name = {str(r["architecture"]): r["architecture"] for r in valid}
+    check["fallbacks"] = [str(a) for a in _final_fallbacks(by_name[chosen], valid)] if chosen in by_name else []
     return check
 
 

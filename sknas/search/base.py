@@ -53,13 +53,23 @@ MARGIN_SCORINGS = ("silhouette", "silhouette+separability", "discriminability+se
 FINAL_FALLBACKS = 3
 
 
+def _best_others(records, chosen, n):
+    """The best-scoring record (selection score) of each architecture but ``chosen``, best first, at most ``n``."""
+    seen, out = set(), []
+    for record in sorted((r for r in records if r["architecture"] != chosen),
+                         key=lambda r: -r.get("selection_score", r["score"])):
+        if record["architecture"] not in seen:
+            seen.add(record["architecture"])
+            out.append(record)
+    return out[:n]
+
+
 def _final_fallbacks(chosen, valid):
     """What the final check may train instead of ``chosen``: the ``FINAL_FALLBACKS`` best distinct other
     candidates (by selection score) whose partitions did not restate a column, wherever they rank. The three
     runner-ups can all be group-bys while a weaker candidate is not (docs/selection.md)."""
-    ranked = sorted((r for r in valid if not r.get("restates_column", False) and r["architecture"] != chosen),
-                    key=lambda r: -r.get("selection_score", r["score"]))
-    return list(dict.fromkeys(r["architecture"] for r in ranked))[:FINAL_FALLBACKS]
+    plain = [r for r in valid if not r.get("restates_column", False)]
+    return [r["architecture"] for r in _best_others(plain, chosen, FINAL_FALLBACKS)]
 
 
 class SearchFailedError(RuntimeError):
@@ -351,21 +361,14 @@ class BaseFeatureSearch(BaseNeuralTransformer):
     @staticmethod
     def _runner_ups(best, valid, n=3):
         """The next best distinct candidates and how much their clusterings agree (ARI) with the winner's."""
-        others = sorted((r for r in valid if r["architecture"] != best["architecture"]),
-                        key=lambda r: -r["selection_score"])
-        seen, out = set(), []
-        for record in others:
-            if record["architecture"] in seen:
-                continue
-            seen.add(record["architecture"])
+        out = []
+        for record in _best_others(valid, best["architecture"], n):
             agreement = adjusted_rand_score(best["labels"], record["labels"]) \
                 if best.get("labels") is not None and record.get("labels") is not None else math.nan
             out.append({"architecture": record["architecture"], "selection_score": record["selection_score"],
                         "score": record["score"], "agreement_with_winner": float(agreement),
                         "trial": record["trial"], "restates_column": record.get("restates_column", False),
                         "closest_column": record.get("closest_column"), "column_nmi": record.get("column_nmi")})
-            if len(out) == n:
-                break
         return out
 
     def _search(self, space, context):
