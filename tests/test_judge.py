@@ -154,6 +154,33 @@ def test_two_segments_compete_when_neither_holds_groups_of_its_own():
     assert segment_split_pvalue(three[:15], np.zeros(15, int)) == 1.0  # too few rows to test
 
 
+def test_two_segments_that_follow_a_flag_or_move_with_the_seed_go_last():
+    """Two segments compete only on their own evidence: one blob each, no column telling them most of the
+    way (few_segments_max_nmi), and stable; when no k is stable, few segments are not the fallback."""
+    from sklearn.cluster import KMeans
+
+    from sknas.evaluation.k_choice import SPLIT_DIP_ALPHA, choose_k
+
+    rng = np.random.default_rng(0)
+    two = np.vstack([rng.normal(c, 1.0, (150, 3)) for c in (0, 8)])
+    ks = (2, 3, 4)
+    labelings = {k: KMeans(k, n_init=5, random_state=0).fit_predict(two) for k in ks}
+    halves = labelings[2]
+    flag = halves.copy()
+    flag[rng.choice(len(flag), 24, replace=False)] ^= 1  # agrees with the halves on 92% of the rows
+    with config_context(split_dip_alpha=SPLIT_DIP_ALPHA):
+        k, evidence = choose_k(two, ks, labelings, {"flag": flag}, prefer_at_least=3)
+        assert 0.5 <= evidence[2]["column_nmi"] < 0.7 and evidence[2]["admissible"]  # not a restatement
+        assert k == 3  # but two segments that follow a flag that far go last
+        with config_context(few_segments_max_nmi=1.0):
+            assert choose_k(two, ks, labelings, {"flag": flag}, prefer_at_least=3)[0] == 2
+        stable = {2: 0.95, 3: 0.9, 4: 0.9}
+        assert choose_k(two, ks, labelings, prefer_at_least=3, stability=stable)[0] == 2
+        unstable = {2: 0.5, 3: 0.4, 4: 0.3}
+        k, evidence = choose_k(two, ks, labelings, prefer_at_least=3, stability=unstable)
+    assert k == 3 and evidence[2]["stability"] == 0.5  # tried first, unstable: not the fallback either
+
+
 def test_a_string_flag_weighs_what_a_numeric_flag_weighs():
     frame = pd.DataFrame({"x": [0.0, 1.0, 2.0, 3.0], "yes": ["y", "n", "y", "n"]})
     mask = np.array([False, True])

@@ -255,14 +255,22 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
         return sorted(pool, key=lambda k: (-evidence[k]["silhouette"], k))
 
     admissible = [k for k in ks if evidence[k]["admissible"]]
-    # With split_dip_alpha set, fewer segments than prefer_at_least go last only when one of them holds groups
-    # of its own: then the silhouette's pull to two far halves is hiding them. Where no segment splits, few is
-    # what the data say. (Off by default: it let two segments back onto customer tables; docs/selection.md.)
+
+    def few(k):
+        return prefer_at_least is not None and k < prefer_at_least
+
+    # Fewer segments than prefer_at_least go last unless the data say few on their own evidence: no segment
+    # holds groups of its own (with split_dip_alpha set; one that does means the silhouette's pull to two far
+    # halves is hiding them) and no discrete column tells the segments most of the way (below
+    # few_segments_max_nmi: two halves that follow a yes/no flag are that flag, the customer-table failure).
+    # The stability check below is the third condition: few segments are never the fallback when no k is
+    # stable. (docs/selection.md, "Two segments on their own evidence".)
+    alpha, few_max_nmi = config["split_dip_alpha"], config["few_segments_max_nmi"]
     for k in admissible:
-        if prefer_at_least is not None and k < prefer_at_least:
+        if few(k):
             evidence[k]["split_pvalue"] = segment_split_pvalue(Z, labelings[k])
-    alpha = config["split_dip_alpha"]
-    preferred = [k for k in admissible if evidence[k]["split_pvalue"] is None or evidence[k]["split_pvalue"] >= alpha]
+    preferred = [k for k in admissible if not few(k) or (evidence[k]["split_pvalue"] >= alpha
+                                                         and evidence[k]["column_nmi"] < few_max_nmi)]
     if stability is not None:
         measure = stability.__getitem__ if isinstance(stability, dict) else stability
         for k in best_first(preferred) + best_first([k for k in admissible if k not in preferred]):
@@ -271,4 +279,6 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
             if value >= min_stability:
                 return k, evidence
             evidence[k].update(admissible=False, reason=f"unstable (ARI {value:.2f} between refits)")
+        # No k is stable: the best silhouette among the otherwise admissible k, few segments last.
+        preferred = [k for k in preferred if not few(k)] or preferred
     return best_first(preferred or admissible or list(ks))[0], evidence

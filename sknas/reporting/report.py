@@ -296,7 +296,9 @@ def _k_section(segmenter):
            "at least 0.8, measured from the best silhouette down until one k passes, so only the k tried have "
            "a figure)" if stability else "")
         + ". Two segments only when no larger k is admissible"
-        + (f" or neither of the two holds groups of its own (split pvalue: a dip test on each, at least {alpha:g})"
+        + (f" or neither of the two holds groups of its own (split pvalue: a dip test on each, at least {alpha:g}),"
+           f" no input column tells them most of the way (column NMI below {get_config()['few_segments_max_nmi']:g})"
+           " and they come back when refitted"
            if math.isfinite(alpha) else "")
         + ". Crosses mark the k left out; the table says why."))
     keys = list(dict.fromkeys(key for e in evidence.values() for key in e))
