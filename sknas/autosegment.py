@@ -99,12 +99,14 @@ default="random"
         the segments come back when the clusterer is refitted on other halves
         of the rows with other seeds (ARI at least 0.8 over 6 half-splits;
         measured for the best k first, until one passes). Two segments are
-        chosen only when no larger admissible k exists (or, with
-        ``split_dip_alpha`` set, when neither holds groups of its own). (These
-        thresholds are :mod:`sknas.config` settings: ``min_segment_share``,
-        ``restatement_nmi``, ``restatement_columns``, ``max_discrete_values``,
-        ``min_stability``, ``stability_splits``, ``prefer_at_least``,
-        ``split_dip_alpha``.) Segments a group-by
+        chosen only when no larger admissible k exists, or when they stand on
+        their own evidence: neither holds groups of its own (a dip test), no
+        input column tells them most of the way (NMI below 0.5) and they are
+        stable. (These thresholds are :mod:`sknas.config` settings:
+        ``min_segment_share``, ``restatement_nmi``, ``restatement_columns``,
+        ``max_discrete_values``, ``min_stability``, ``stability_splits``,
+        ``prefer_at_least``, ``split_dip_alpha``, ``few_segments_max_nmi``.)
+        Segments a group-by
         would give are not a discovery, and segments that move with the seed
         are not ones to act on (:mod:`sknas.evaluation.k_choice`, ``docs/selection.md``). The
         evidence per k, with the reason each k lost, is in ``k_evidence_``.

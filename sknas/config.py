@@ -94,23 +94,24 @@ min_stability : float, default=0.8
     the rows at this ARI (the seed agreement issue 21 asks of the segments a user gets).
 prefer_at_least : int, default=3
     ``AutoSegmenter`` chooses fewer segments than this only when no admissible number at or above it
-    exists (two halves are rarely the segments a user is after), unless ``split_dip_alpha`` says none of
-    those few segments holds groups of its own.
-split_dip_alpha : float, default=math.inf
-    With a level such as 0.05, fewer than ``prefer_at_least`` segments are set back only when one of them
+    exists (two halves are rarely the segments a user is after), unless those few segments stand on their own
+    evidence (``split_dip_alpha``, ``few_segments_max_nmi``, and stable).
+split_dip_alpha : float, default=0.05
+    Fewer than ``prefer_at_least`` segments compete with the others on the silhouette only when none of them
     holds groups of its own: Hartigan's dip test on its rows, projected on the axis between its own 2-means
-    centres, rejects one mode at this level (:func:`sknas.evaluation.k_choice.segment_split_pvalue`). Off by
-    default (``math.inf``: always set back). At 0.05 two-class tables end at 2 (breast cancer, 3 or 6 segments
-    otherwise; fourth held-back split: k within +-1 6.4 against 5.8 of 8, ARI 0.091 against 0.079), iris at 2
-    (development ARI 0.617 -> 0.602, a tie), and 2 of 15 customer-table fits at 2 segments where they had 4-5,
-    one of them no longer agreeing with the next seed (``docs/selection.md``, "Two segments when neither half
-    splits").
+    centres, does not reject one mode at this level (:func:`sknas.evaluation.k_choice.segment_split_pvalue`),
+    no discrete column tells them most of the way (``few_segments_max_nmi``) and they are stable; ``math.inf``
+    sets them back always (the rule until 2026-12-07). Replayed on saved pools, DARTS / random search, ARI at
+    the chosen k against the rule before: development 0.602 / 0.595 against 0.617 / 0.607 (iris at 2, breast
+    cancer at 2 instead of 3 or 6; a tie), fourth held-back split 0.090 / 0.090 against 0.079, fifth 0.142 /
+    0.141 against 0.100 / 0.097; the 15 customer-table fits keep their k (``docs/selection.md``, "Two segments
+    on their own evidence").
 few_segments_max_nmi : float, default=0.5
     Fewer than ``prefer_at_least`` segments compete with the others (``split_dip_alpha`` set) only when their
     normalised mutual information with every discrete input column stays below this: two segments at NMI 0.5
     with a balanced yes/no column agree with it on about 89% of the rows, at 0.67 on 94% (a customer table's
     two stable halves that followed one service flag). Such halves are that column, and a user could have
-    grouped by it. Has no effect while ``split_dip_alpha`` is off.
+    grouped by it. Has no effect while ``split_dip_alpha`` is ``math.inf``.
 stability_splits : int, default=6
     Random half-splits behind one stability figure: with 2, the figure of the same k moved by 0.2-0.3
     between the random_state of two fits on a telecom customer table (0.67 / 0.98), enough to flip the
@@ -165,7 +166,7 @@ _DEFAULTS = {
     "min_segment_share": 0.02,
     "min_stability": 0.8,
     "prefer_at_least": 3,
-    "split_dip_alpha": math.inf,
+    "split_dip_alpha": 0.05,
     "few_segments_max_nmi": 0.5,
     "stability_splits": 6,
     "deskew_skewness": math.inf,

@@ -22,7 +22,7 @@ def test_defaults_and_a_context_that_restores_them():
                       "min_updates": 1000, "convergence_tol": 0.01, "convergence_min_share": 0.3, "race_headroom": 0.1,
                       "max_labelled_rows": 2000, "restatement_nmi": 0.7, "max_discrete_values": 10,
                       "restatement_columns": 2, "min_segment_share": 0.02, "min_stability": 0.8,
-                      "prefer_at_least": 3, "split_dip_alpha": math.inf, "few_segments_max_nmi": 0.5,
+                      "prefer_at_least": 3, "split_dip_alpha": 0.05, "few_segments_max_nmi": 0.5,
                       "stability_splits": 6, "deskew_skewness": math.inf}
     with config_context(score_max_rows=10, fixed_map_margin=0.0):
         assert get_config()["score_max_rows"] == 10 and get_config()["fixed_map_margin"] == 0.0

@@ -132,7 +132,9 @@ def test_choose_k_sets_aside_the_combinations_of_two_flags():
 
 
 def test_two_segments_compete_when_neither_holds_groups_of_its_own():
-    """With split_dip_alpha set, prefer_at_least sets k = 2 back only when a half splits further."""
+    """prefer_at_least sets k = 2 back only when a half splits further (split_dip_alpha, the default 0.05)."""
+    import math
+
     from sklearn.cluster import KMeans
 
     from sknas.evaluation.k_choice import SPLIT_DIP_ALPHA, choose_k, segment_split_pvalue
@@ -141,14 +143,13 @@ def test_two_segments_compete_when_neither_holds_groups_of_its_own():
     two = np.vstack([rng.normal(c, 1.0, (150, 3)) for c in (0, 8)])  # two classes, each one blob
     ks = (2, 3, 4)
     labelings = {k: KMeans(k, n_init=5, random_state=0).fit_predict(two) for k in ks}
-    k, evidence = choose_k(two, ks, labelings, prefer_at_least=3)  # the default: two segments always go last
-    assert k == 3 and evidence[2]["split_pvalue"] >= SPLIT_DIP_ALPHA and evidence[3]["split_pvalue"] is None
-    with config_context(split_dip_alpha=SPLIT_DIP_ALPHA):
-        assert choose_k(two, ks, labelings, prefer_at_least=3)[0] == 2
+    k, evidence = choose_k(two, ks, labelings, prefer_at_least=3)
+    assert k == 2 and evidence[2]["split_pvalue"] >= SPLIT_DIP_ALPHA and evidence[3]["split_pvalue"] is None
+    with config_context(split_dip_alpha=math.inf):  # the rule until 2026-12-07: two segments always go last
+        assert choose_k(two, ks, labelings, prefer_at_least=3)[0] == 3
     three = np.vstack([rng.normal(c, 0.5, (100, 2)) for c in ((0, 0), (10, 0), (10, 4))])
     labelings = {k: KMeans(k, n_init=5, random_state=0).fit_predict(three) for k in ks}
-    with config_context(split_dip_alpha=SPLIT_DIP_ALPHA):
-        k, evidence = choose_k(three, ks, labelings, prefer_at_least=3)
+    k, evidence = choose_k(three, ks, labelings, prefer_at_least=3)
     assert k == 3 and evidence[2]["split_pvalue"] < SPLIT_DIP_ALPHA  # the far half holds two groups
     assert segment_split_pvalue(three, labelings[3]) >= SPLIT_DIP_ALPHA  # each third is one blob
     assert segment_split_pvalue(three[:15], np.zeros(15, int)) == 1.0  # too few rows to test
@@ -168,16 +169,16 @@ def test_two_segments_that_follow_a_flag_or_move_with_the_seed_go_last():
     halves = labelings[2]
     flag = halves.copy()
     flag[rng.choice(len(flag), 24, replace=False)] ^= 1  # agrees with the halves on 92% of the rows
-    with config_context(split_dip_alpha=SPLIT_DIP_ALPHA):
-        k, evidence = choose_k(two, ks, labelings, {"flag": flag}, prefer_at_least=3)
-        assert 0.5 <= evidence[2]["column_nmi"] < 0.7 and evidence[2]["admissible"]  # not a restatement
-        assert k == 3  # but two segments that follow a flag that far go last
-        with config_context(few_segments_max_nmi=1.0):
-            assert choose_k(two, ks, labelings, {"flag": flag}, prefer_at_least=3)[0] == 2
-        stable = {2: 0.95, 3: 0.9, 4: 0.9}
-        assert choose_k(two, ks, labelings, prefer_at_least=3, stability=stable)[0] == 2
-        unstable = {2: 0.5, 3: 0.4, 4: 0.3}
-        k, evidence = choose_k(two, ks, labelings, prefer_at_least=3, stability=unstable)
+    k, evidence = choose_k(two, ks, labelings, {"flag": flag}, prefer_at_least=3)
+    assert evidence[2]["split_pvalue"] >= SPLIT_DIP_ALPHA  # one blob each
+    assert 0.5 <= evidence[2]["column_nmi"] < 0.7 and evidence[2]["admissible"]  # not a restatement
+    assert k == 3  # but two segments that follow a flag that far go last
+    with config_context(few_segments_max_nmi=1.0):
+        assert choose_k(two, ks, labelings, {"flag": flag}, prefer_at_least=3)[0] == 2
+    stable = {2: 0.95, 3: 0.9, 4: 0.9}
+    assert choose_k(two, ks, labelings, prefer_at_least=3, stability=stable)[0] == 2
+    unstable = {2: 0.5, 3: 0.4, 4: 0.3}
+    k, evidence = choose_k(two, ks, labelings, prefer_at_least=3, stability=unstable)
     assert k == 3 and evidence[2]["stability"] == 0.5  # tried first, unstable: not the fallback either
 
 

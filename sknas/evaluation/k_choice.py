@@ -6,11 +6,12 @@ learned embedding instead, and only among *admissible* k: the smallest segment h
 the segments do not restate one discrete input column or two together (a group-by is not a discovery), and,
 when :func:`split_stability` is given, the segments come back when the clusterer is refitted on other rows
 with another seed (a partition that moves with the seed is not one to act on). Two segments are the answer
-only when no larger admissible k exists (``prefer_at_least``): two halves are the weakest segmentation, and
-the silhouette's pull towards k = 2 is what made customer tables end at "has service X or not". With
-sknas.config's ``split_dip_alpha`` set (off by default), two segments compete with the others when neither
-holds groups of its own (:func:`segment_split_pvalue`; ``docs/selection.md``, "Two segments when neither half
-splits").
+only when no larger admissible k exists (``prefer_at_least``), unless they stand on their own evidence: two
+halves are the weakest segmentation, and the silhouette's pull towards k = 2 is what made customer tables end at
+"has service X or not". Two segments compete with the others when neither holds groups of its own
+(:func:`segment_split_pvalue` at sknas.config's ``split_dip_alpha``), no discrete column tells them most of the
+way (``few_segments_max_nmi``) and they are stable (``docs/selection.md``, "Two segments on their own
+evidence").
 
 :func:`prediction_strength` (Tibshirani & Walther 2005) is the reproducibility rule it was compared with:
 cluster two halves of the rows separately; at the right k, the centroids fitted on one half put the other
@@ -92,7 +93,7 @@ PREFER_AT_LEAST = _DEFAULTS["prefer_at_least"]
 #: Half-splits behind one stability figure (sknas.config's ``stability_splits``).
 STABILITY_SPLITS = _DEFAULTS["stability_splits"]
 #: The dip test's usual level, the one ``split_dip_alpha`` was measured at: a segment holds groups of its own
-#: when the test rejects one mode at it. (sknas.config's ``split_dip_alpha`` is off by default: ``docs/selection.md``.)
+#: when the test rejects one mode at it (sknas.config's ``split_dip_alpha``).
 SPLIT_DIP_ALPHA = 0.05
 #: A segment with fewer rows is not tested: the dip test has next to no power on fewer.
 SPLIT_MIN_ROWS = 20
