@@ -172,7 +172,8 @@ def test_two_segments_that_follow_a_flag_or_move_with_the_seed_go_last():
     k, evidence = choose_k(two, ks, labelings, {"flag": flag}, prefer_at_least=3)
     assert evidence[2]["split_pvalue"] >= SPLIT_DIP_ALPHA  # one blob each
     assert 0.5 <= evidence[2]["column_nmi"] < 0.7 and evidence[2]["admissible"]  # not a restatement
-    assert k == 3  # but two segments that follow a flag that far go last
+    assert k == 3 and "follow flag" in evidence[2]["set_back"]  # but two segments that follow a flag go last
+    assert evidence[3]["set_back"] == ""
     with config_context(few_segments_max_nmi=1.0):
         assert choose_k(two, ks, labelings, {"flag": flag}, prefer_at_least=3)[0] == 2
     stable = {2: 0.95, 3: 0.9, 4: 0.9}

@@ -211,7 +211,8 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     k : int
     evidence : dict
         ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column", "stability", "admissible",
-        "reason", "split_pvalue"}}``; ``reason`` says in words why a k was not admissible ("" when it was);
+        "reason", "split_pvalue", "set_back"}}``; ``reason`` says in words why a k was not admissible ("" when it
+        was); ``set_back`` why an admissible k below ``prefer_at_least`` went after the larger ones ("" otherwise);
         ``stability`` is None for a k that was not tried; ``split_pvalue`` (:func:`segment_split_pvalue`) is
         None but for an admissible k below ``prefer_at_least``.
 
@@ -250,7 +251,7 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
             reasons.append(f"restates {column} (NMI {nmi:.2f})")
         evidence[k] = {"silhouette": silhouette, "smallest_share": share, "column_nmi": nmi,
                        "closest_column": column, "stability": None, "admissible": not reasons,
-                       "reason": "; ".join(reasons), "split_pvalue": None}
+                       "reason": "; ".join(reasons), "split_pvalue": None, "set_back": ""}
 
     def best_first(pool):
         return sorted(pool, key=lambda k: (-evidence[k]["silhouette"], k))
@@ -272,6 +273,13 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
             evidence[k]["split_pvalue"] = segment_split_pvalue(Z, labelings[k])
     preferred = [k for k in admissible if not few(k) or (evidence[k]["split_pvalue"] >= alpha
                                                          and evidence[k]["column_nmi"] < few_max_nmi)]
+    for k in admissible:
+        if k not in preferred:
+            why = [f"a segment holds groups of its own (dip p {evidence[k]['split_pvalue']:.3f})"] \
+                if evidence[k]["split_pvalue"] < alpha <= 1 else []  # alpha above 1: always set back
+            if evidence[k]["column_nmi"] >= few_max_nmi:
+                why.append(f"they follow {evidence[k]['closest_column']} (NMI {evidence[k]['column_nmi']:.2f})")
+            evidence[k]["set_back"] = "; ".join(why) or f"fewer than {prefer_at_least} segments"
     if stability is not None:
         measure = stability.__getitem__ if isinstance(stability, dict) else stability
         for k in best_first(preferred) + best_first([k for k in admissible if k not in preferred]):
