@@ -9,7 +9,10 @@ the classical recipes (standardised numbers + one-hot categories -> KMeans, GMM,
 UMAP(10)+KMeans) are scored by ARI on all rows. ``bench_judges.py`` then replays any judge on the pools.
 
     python benchmarks/judge_pools.py [--tables ...] [--seeds 0 1 2 3 4] [--searches random darts] \\
-        [--jobs 2] [--out benchmarks/pools]
+        [--jobs 2] [--out benchmarks/pools] [--config '{"deskew_skewness": 1}']
+
+``--config`` (JSON) fits every search under those sknas.config settings (a candidate default measured before it
+becomes one); the pool records the settings it was made under (``config``).
 
 A pool is a pickle under ``--out`` (large; not committed): ``<table>__<search>__<seed>.pkl``; an existing
 file is kept (delete it to redo). The judge that picked the saved default is whatever sknas's default is
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import pickle
 import time
@@ -154,6 +158,7 @@ def make_pool(table, search_name, seed, out_dir):
         "classical": classical_recipes(X, np.asarray(y), k, seed),
         "final_check": final_check_summary(search),
         "y": np.asarray(y),
+        "config": _current_config(),
     }
     for record in pool["records"]:
         record["architecture"] = str(record["architecture"])
@@ -164,9 +169,22 @@ def make_pool(table, search_name, seed, out_dir):
     return path, f"{total:.1f} s, pipeline ARI {pool['pipeline']['ari']:.3f}"
 
 
-def _job(args):
-    table, search, seed, out_dir = args
+def _current_config():
     try:
+        from sknas.config import get_config
+    except ImportError:  # an sknas from before sknas.config (a "before" worktree)
+        return None
+    return dict(get_config())
+
+
+def _job(args):
+    table, search, seed, out_dir, config = args
+    try:
+        if config:  # each spawned worker starts from the defaults: the settings travel with the job
+            from sknas.config import config_context
+
+            with config_context(**config):
+                return table, search, seed, make_pool(table, search, seed, out_dir)[1]
         return table, search, seed, make_pool(table, search, seed, out_dir)[1]
     except Exception:
         return table, search, seed, "FAILED " + traceback.format_exc(limit=3)
@@ -181,12 +199,14 @@ def main():
     parser.add_argument("--searches", nargs="+", default=["random", "darts"])
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--out", type=Path, default=POOLS)
+    parser.add_argument("--config", type=json.loads, default=None,
+                        help='JSON dict of sknas.config settings for every fit, e.g. \'{"deskew_skewness": 1}\'')
     args = parser.parse_args()
     # The protocol puts UMAP+KMeans beside the search: a run without it would drop a recipe silently.
     if importlib.util.find_spec("umap") is None:
         raise SystemExit("judge_pools.py needs umap-learn for the UMAP+KMeans recipe: pip install -e '.[bench]'")
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(t, s, seed, args.out) for seed in args.seeds for t in args.tables for s in args.searches]
+    jobs = [(t, s, seed, args.out, args.config) for seed in args.seeds for t in args.tables for s in args.searches]
     from multiprocessing import get_context
 
     with get_context("spawn").Pool(args.jobs) as workers:
