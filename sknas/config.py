@@ -104,8 +104,8 @@ split_dip_alpha : float, default=0.05
     sets them back always (the rule until 2026-12-07). Replayed on saved pools, DARTS / random search, ARI at
     the chosen k against the rule before: development 0.602 / 0.595 against 0.617 / 0.607 (iris at 2, breast
     cancer at 2 instead of 3 or 6; a tie), fourth held-back split 0.090 / 0.090 against 0.079, fifth 0.142 /
-    0.141 against 0.100 / 0.097; the 15 customer-table fits keep their k (``docs/selection.md``, "Two segments
-    on their own evidence").
+    0.141 against 0.100 / 0.097; none of 15 customer-table fits gets two segments (``docs/selection.md``, "Two
+    segments on their own evidence").
 few_segments_max_nmi : float, default=0.5
     Fewer than ``prefer_at_least`` segments compete with the others (``split_dip_alpha`` set) only when their
     normalised mutual information with every discrete input column stays below this: two segments at NMI 0.5
