@@ -29,6 +29,7 @@ import pickle
 import time
 import traceback
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -180,12 +181,13 @@ def _current_config():
 def _job(args):
     table, search, seed, out_dir, config = args
     try:
+        settings = nullcontext()
         if config:  # each spawned worker starts from the defaults: the settings travel with the job
             from sknas.config import config_context
 
-            with config_context(**config):
-                return table, search, seed, make_pool(table, search, seed, out_dir)[1]
-        return table, search, seed, make_pool(table, search, seed, out_dir)[1]
+            settings = config_context(**config)
+        with settings:
+            return table, search, seed, make_pool(table, search, seed, out_dir)[1]
     except Exception:
         return table, search, seed, "FAILED " + traceback.format_exc(limit=3)
 

@@ -268,18 +268,17 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     # The stability check below is the third condition: few segments are never the fallback when no k is
     # stable. (docs/selection.md, "Two segments on their own evidence".)
     alpha, few_max_nmi = config["split_dip_alpha"], config["few_segments_max_nmi"]
-    for k in admissible:
-        if few(k):
-            evidence[k]["split_pvalue"] = segment_split_pvalue(Z, labelings[k])
-    preferred = [k for k in admissible if not few(k) or (evidence[k]["split_pvalue"] >= alpha
-                                                         and evidence[k]["column_nmi"] < few_max_nmi)]
-    for k in admissible:
-        if k not in preferred:
-            why = [f"a segment holds groups of its own (dip p {evidence[k]['split_pvalue']:.3f})"] \
-                if evidence[k]["split_pvalue"] < alpha <= 1 else []  # alpha above 1: always set back
-            if evidence[k]["column_nmi"] >= few_max_nmi:
-                why.append(f"they follow {evidence[k]['closest_column']} (NMI {evidence[k]['column_nmi']:.2f})")
-            evidence[k]["set_back"] = "; ".join(why) or f"fewer than {prefer_at_least} segments"
+    for k in filter(few, admissible):
+        e = evidence[k]
+        e["split_pvalue"] = segment_split_pvalue(Z, labelings[k])
+        why = [f"a segment holds groups of its own (dip p {e['split_pvalue']:.3f})"] \
+            if e["split_pvalue"] < alpha <= 1 else []
+        if e["column_nmi"] >= few_max_nmi:
+            why.append(f"they follow {e['closest_column']} (NMI {e['column_nmi']:.2f})")
+        if not why and e["split_pvalue"] < alpha:  # alpha above 1 (math.inf): few segments always go last
+            why.append(f"fewer than {prefer_at_least} segments")
+        e["set_back"] = "; ".join(why)
+    preferred = [k for k in admissible if not evidence[k]["set_back"]]
     if stability is not None:
         measure = stability.__getitem__ if isinstance(stability, dict) else stability
         for k in best_first(preferred) + best_first([k for k in admissible if k not in preferred]):
