@@ -68,7 +68,7 @@ def rules(pool, ks):
     all_columns = discrete_columns(pool["X_score"].astype(np.float64), layout)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        out["+ stable segments, k >= 3 preferred (AutoSegmenter now)"] = AutoSegmenter()._choose_k(
+        out["+ stable segments, two only on their own evidence (AutoSegmenter now)"] = AutoSegmenter()._choose_k(
             embedding, all_columns, ks, 0)[0]
     strength = {k: prediction_strength(pick, k) for k in ks}
     passing = [k for k in ks if strength[k] >= PREDICTION_STRENGTH_THRESHOLD]
