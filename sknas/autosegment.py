@@ -21,7 +21,7 @@ from .preprocessing.tabular import Standardizer
 from .preprocessing.table_columns import TableColumns
 from .base import BaseNeuralTransformer
 from .evaluation.judge import discrete_columns
-from .config import get_config
+from .config import config_context, get_config
 from .evaluation.k_choice import choose_k, split_stability
 from .neural_map import NeuralFeatureMap
 from .reporting.profiles import segment_profiles
@@ -110,6 +110,10 @@ default="random"
         would give are not a discovery, and segments that move with the seed
         are not ones to act on (:mod:`sknas.evaluation.k_choice`, ``docs/selection.md``). The
         evidence per k, with the reason each k lost, is in ``k_evidence_``.
+        When no k is admissible because segments are too small, long-tailed
+        numeric columns are power-transformed and the search runs once more
+        (``deskewed_``); when still no k is admissible, the best silhouette
+        wins and a ``UserWarning`` says why.
     cluster_range : tuple of (int, int), default=(2, 10)
         Smallest and largest k tried by ``n_clusters="auto"``.
     n_components : int, default=8
@@ -161,6 +165,12 @@ default="random"
         ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column",
         "stability", "admissible", "reason"}}`` when ``n_clusters="auto"``:
         why each k was or was not chosen (``stability`` is None for a k not tried).
+    deskewed_ : bool
+        True when no k was admissible on the table as given because segments
+        fell under ``min_segment_share`` (a few far rows of long-tailed
+        columns, such as spend or counts, make segments of their own) and the
+        search was run once more with those columns power-transformed
+        (sknas.config's ``retry_deskew_skewness``), which gave an admissible k.
     labels_ : ndarray of shape (n_samples,)
         Segment of every training row (aligned ids).
     segment_ids_ : ndarray
@@ -406,14 +416,43 @@ default="random"
             return split_stability(Z[rows], k, lambda part, n, s: self._make_clusterer(n, s).fit(part),
                                    random_state=seed)
 
-        k, evidence = choose_k(Z[rows], candidates, labelings, {n: c[rows] for n, c in columns.items()},
-                               stability=stability, prefer_at_least=get_config()["prefer_at_least"])
-        if not evidence[k]["admissible"] and evidence[k]["stability"] is not None:
-            warnings.warn(f"No number of segments in {candidates[0]}..{candidates[-1]} came back when the clusterer "
-                          f"was refitted on other rows with another seed (k = {k}: ARI "
-                          f"{evidence[k]['stability']:.2f}); these {k} segments may change with random_state. "
-                          "See k_evidence_; more rows or another feature_map may help.", UserWarning, stacklevel=3)
-        return k, evidence
+        return choose_k(Z[rows], candidates, labelings, {n: c[rows] for n, c in columns.items()},
+                        stability=stability, prefer_at_least=get_config()["prefer_at_least"])
+
+    def _fit_search(self, search, search_input, columns, candidates, k, seed):
+        """Fit ``search``; return it, its embedding of ``search_input``, the chosen k, its evidence and the
+        seconds the choice took."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TimeBudgetWarning)  # this fit warns once, for the whole fit
+            search.fit(search_input)
+        Z = search.transform(search_input).astype(np.float64)
+        start = time.perf_counter()
+        evidence = {}
+        if len(candidates) > 1:
+            k, evidence = self._choose_k(Z, columns, candidates, seed)
+        return search, Z, k, evidence, time.perf_counter() - start
+
+    @staticmethod
+    def _only_small_segments_failed(evidence):
+        """Whether no k is admissible and some k lost only to a segment under ``min_segment_share``."""
+        return bool(evidence) and not any(e["admissible"] for e in evidence.values()) and \
+            any(e["reason"].startswith("smallest segment") and ";" not in e["reason"] for e in evidence.values())
+
+    def _warn_if_inadmissible(self, k, candidates):
+        e = self.k_evidence_.get(k)
+        if e is None or e["admissible"]:
+            return
+        span = f"{candidates[0]}..{candidates[-1]}"
+        if e["stability"] is not None:
+            warnings.warn(f"No number of segments in {span} came back when the clusterer was refitted on other rows "
+                          f"with another seed (k = {k}: ARI {e['stability']:.2f}); these {k} segments may change "
+                          "with random_state. See k_evidence_; more rows or another feature_map may help.",
+                          UserWarning, stacklevel=3)
+        else:
+            hint = " A segment of a few rows is usually a few extreme rows: drop or cap them and fit again." \
+                if "smallest segment" in e["reason"] else ""
+            warnings.warn(f"No number of segments in {span} met AutoSegmenter's rules; k = {k} has the best "
+                          f"silhouette among them ({e['reason']}). See k_evidence_.{hint}", UserWarning, stacklevel=3)
 
     def _discrete_columns(self, numeric, frame):
         """The table's discrete columns as codes: categorical columns, and numeric ones with few values."""
@@ -469,26 +508,42 @@ default="random"
             # What the segmenting is expected to take is set aside (at most half of what is left).
             search_budget = max(deadline.remaining() - min(k_estimate, deadline.remaining() / 2), 1e-3)
             self.search_.set_params(time_budget=search_budget)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", TimeBudgetWarning)  # this fit warns once, for the whole fit
-            self.search_.fit(search_input)
-        Z = self.search_.transform(search_input).astype(np.float64)
-        k_start = time.perf_counter()
-
-        self.k_scores_, self.k_evidence_ = {}, {}
-        k = k0
-        if len(candidates) > 1:
-            k, self.k_evidence_ = self._choose_k(Z, self._discrete_columns(numeric, frame), candidates, seed)
-            self.k_scores_ = {c: e["silhouette"] for c, e in self.k_evidence_.items()}
+        columns = self._discrete_columns(numeric, frame)
+        retry = clone(self.search_)  # the same settings and seed, for the deskewed rerun below
+        self.search_, Z, k, self.k_evidence_, k_seconds = self._fit_search(
+            self.search_, search_input, columns, candidates, k0, seed)
+        search_seconds = self.search_.fit_time_
+        self.deskewed_ = False
+        # Segments under min_segment_share at every k: far rows of long-tailed columns make segments of their
+        # own. Power-transforming those columns (docs/selection.md, "Skewed columns") and searching once more
+        # is kept only when it gives an admissible k; otherwise the first answer stands, with a warning.
+        threshold = get_config()["retry_deskew_skewness"]
+        if self._only_small_segments_failed(self.k_evidence_) and math.isfinite(threshold) \
+                and not math.isfinite(get_config()["deskew_skewness"]) \
+                and Standardizer(deskew_skewness=threshold).fit(numeric).power_ \
+                and (deadline is None or deadline.remaining() > search_seconds):
+            if search_budget is not None:  # what is left now, less the segmenting's share, as above
+                retry.set_params(time_budget=max(deadline.remaining() - min(k_estimate, deadline.remaining() / 2),
+                                                 1e-3))
+            with config_context(deskew_skewness=threshold):
+                rerun = self._fit_search(retry, search_input, columns, candidates, k0, seed)
+            search_seconds += rerun[0].fit_time_
+            if any(e["admissible"] for e in rerun[3].values()):
+                self.search_, Z, k, self.k_evidence_, k_seconds = rerun
+                self.deskewed_ = True
+        self.k_scores_ = {c: e["silhouette"] for c, e in self.k_evidence_.items()}
+        self._warn_if_inadmissible(k, candidates)
         self.n_clusters_ = k
+        segmenting_start = time.perf_counter()
         self.clusterer_ = self._make_clusterer(k, seed).fit(Z)
         raw = self.clusterer_.predict(Z)
         self.segment_ids_ = self._aligned_ids(X, raw, k)
         self.labels_ = self.segment_ids_[raw]
         self.segment_profiles_, self.segment_drivers_ = self._profiles(numeric, frame)
-        figures = {"search_budget": search_budget, "search_seconds": self.search_.fit_time_,
-                   "k_choice_seconds": time.perf_counter() - k_start, "k_choice_estimate": k_estimate}
-        self.time_budget_ = no_budget_summary(self.search_.fit_time_, **figures) if deadline is None \
+        figures = {"search_budget": search_budget, "search_seconds": search_seconds,
+                   "k_choice_seconds": k_seconds + time.perf_counter() - segmenting_start,
+                   "k_choice_estimate": k_estimate}
+        self.time_budget_ = no_budget_summary(search_seconds, **figures) if deadline is None \
             else deadline.summary(**figures)
         if deadline is not None:
             deadline.warn_if_exceeded(type(self).__name__, stacklevel=2)

@@ -209,6 +209,43 @@ def test_a_user_is_warned_when_no_k_is_stable():
     assert not any(e["admissible"] for e in seg.k_evidence_.values())
 
 
+def test_a_user_is_warned_when_no_k_meets_the_rules():
+    """One far row makes a segment of its own at every k: no k is admissible, the best silhouette is returned,
+    and the warning says why (the smallest segment) instead of falling silently to k = 2."""
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(120, 2)), columns=["a", "b"])
+    frame.loc[0] = [1e3, 1e3]
+    with pytest.warns(UserWarning, match="met AutoSegmenter's rules.*smallest segment.*extreme rows"):
+        seg = AutoSegmenter(feature_map="none", max_epochs=2, device="cpu", random_state=0,
+                            cluster_range=(2, 4)).fit(frame)
+    assert not any(e["admissible"] for e in seg.k_evidence_.values())
+    assert all(e["reason"].startswith("smallest segment") for e in seg.k_evidence_.values())
+    assert seg.deskewed_ is False  # the rerun with the column power-transformed still isolated the row: not kept
+
+
+def _long_tailed_blobs():
+    X, _ = make_blobs(n_samples=300, centers=3, n_features=2, cluster_std=0.6, random_state=0)
+    frame = pd.DataFrame(X, columns=["a", "b"])
+    frame["spend"] = np.random.default_rng(0).lognormal(0, 2.5, 300)  # a long tail: a few rows far out
+    return frame
+
+
+def test_segments_of_a_few_far_rows_rerun_the_search_with_long_tails_transformed():
+    """Every k leaves a segment under 2% of rows on the long-tailed column as given; the rerun with it
+    power-transformed has an admissible k, which is kept (deskewed_), and predict uses the same transform."""
+    frame = _long_tailed_blobs()
+    params = {"feature_map": "random", "max_trials": 2, "max_epochs": 2, "device": "cpu", "random_state": 0}
+    with sknas.config.config_context(retry_deskew_skewness=float("inf")), \
+            pytest.warns(UserWarning, match="No number of segments"):
+        plain = AutoSegmenter(**params).fit(frame)
+    assert not plain.deskewed_ and not any(e["admissible"] for e in plain.k_evidence_.values())
+    seg = AutoSegmenter(**params).fit(frame)
+    assert seg.deskewed_ and seg.k_evidence_[seg.n_clusters_]["admissible"]
+    assert np.bincount(seg.labels_).min() >= 0.02 * len(frame)
+    assert (seg.predict(frame) == seg.labels_).all()
+    assert seg.search_.provenance_["config"]["deskew_skewness"] == 1.0  # the setting the kept search ran under
+    assert pickle.loads(pickle.dumps(seg)).predict(frame).tolist() == seg.labels_.tolist()
+
+
 def test_segments_that_are_two_yes_no_columns_crossed_are_not_admissible():
     """A group-by on two yes/no columns (their four combinations) is set aside as a group-by on one is."""
     rng = np.random.RandomState(0)

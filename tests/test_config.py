@@ -23,7 +23,8 @@ def test_defaults_and_a_context_that_restores_them():
                       "max_labelled_rows": 2000, "restatement_nmi": 0.7, "max_discrete_values": 10,
                       "restatement_columns": 2, "min_segment_share": 0.02, "min_stability": 0.8,
                       "prefer_at_least": 3, "split_dip_alpha": 0.05, "few_segments_max_nmi": 0.5,
-                      "stability_splits": 6, "deskew_skewness": math.inf}
+                      "stability_splits": 6, "deskew_skewness": math.inf,
+                      "retry_deskew_skewness": 1.0}
     with config_context(score_max_rows=10, fixed_map_margin=0.0):
         assert get_config()["score_max_rows"] == 10 and get_config()["fixed_map_margin"] == 0.0
         with config_context(score_max_rows=20):
