@@ -76,6 +76,22 @@ def test_report_without_a_search(tmp_path):
     assert "<h2>Number of segments" not in page  # a given k has no evidence to show
 
 
+def test_report_says_when_no_k_met_the_rules_or_the_search_ran_deskewed():
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(120, 2)), columns=["a", "b"])
+    frame.loc[0] = [1e3, 1e3]  # one far row: a segment of its own at every k
+    with pytest.warns(UserWarning, match="met AutoSegmenter's rules"):
+        seg = AutoSegmenter(feature_map="none", max_epochs=2, device="cpu", random_state=0,
+                            cluster_range=(2, 4)).fit(frame)
+    page = build_report(seg, frame)
+    assert "No k met the rules" in page and "smallest segment 0.8% of rows" in page
+    seg.deskewed_ = True  # as a kept rerun leaves it (tests/test_autosegment.py fits one)
+    page = build_report(seg, frame)
+    assert "power-transformed" in page and "No k met the rules" not in page
+
+
 def _browser():
     for name in ("chromium", "chromium-browser", "google-chrome", "headless_shell"):
         if shutil.which(name):

@@ -301,6 +301,14 @@ def _k_section(segmenter):
            " and they come back when refitted"
            if math.isfinite(alpha) else "")
         + ". Crosses mark the k left out; the table says why."))
+    chosen = evidence.get(segmenter.n_clusters_, {})
+    if getattr(segmenter, "deskewed_", False):
+        parts.append("<p>On the table as given, every k left a segment under 2% of the rows (far rows of "
+                     "long-tailed columns). The search ran once more with those columns power-transformed "
+                     "(<code>deskewed_</code>); the evidence is from that run.</p>")
+    elif chosen and not chosen.get("admissible", True):
+        parts.append(f"<p><b>No k met the rules</b>; k = {segmenter.n_clusters_} has the best silhouette among "
+                     f"them ({html.escape(str(chosen.get('reason', '')))}). Treat these segments with care.</p>")
     keys = list(dict.fromkeys(key for e in evidence.values() for key in e))
 
     def cell(value):
