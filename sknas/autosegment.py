@@ -433,10 +433,11 @@ default="random"
         return search, Z, k, evidence, time.perf_counter() - start
 
     @staticmethod
-    def _only_small_segments_failed(evidence):
-        """Whether no k is admissible and some k lost only to a segment under ``min_segment_share``."""
+    def _small_segments_failed(evidence):
+        """Whether no k is admissible and some k has a segment under ``min_segment_share``."""
+        share = get_config()["min_segment_share"]
         return bool(evidence) and not any(e["admissible"] for e in evidence.values()) and \
-            any(e["reason"].startswith("smallest segment") and ";" not in e["reason"] for e in evidence.values())
+            any(e["smallest_share"] < share for e in evidence.values())
 
     def _warn_if_inadmissible(self, k, candidates):
         e = self.k_evidence_.get(k)
@@ -518,7 +519,7 @@ default="random"
         # own. Power-transforming those columns (docs/selection.md, "Skewed columns") and searching once more
         # is kept only when it gives an admissible k; otherwise the first answer stands, with a warning.
         threshold = get_config()["retry_deskew_skewness"]
-        if self._only_small_segments_failed(self.k_evidence_) and math.isfinite(threshold) \
+        if self._small_segments_failed(self.k_evidence_) and math.isfinite(threshold) \
                 and not math.isfinite(get_config()["deskew_skewness"]) \
                 and Standardizer(deskew_skewness=threshold).fit(numeric).power_ \
                 and (deadline is None or deadline.remaining() > search_seconds):

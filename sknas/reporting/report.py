@@ -303,7 +303,7 @@ def _k_section(segmenter):
         + ". Crosses mark the k left out; the table says why."))
     chosen = evidence.get(segmenter.n_clusters_, {})
     if getattr(segmenter, "deskewed_", False):
-        parts.append("<p>On the table as given, every k left a segment under 2% of the rows (far rows of "
+        parts.append("<p>On the table as given, every k left a segment smaller than allowed (far rows of "
                      "long-tailed columns). The search ran once more with those columns power-transformed "
                      "(<code>deskewed_</code>); the evidence is from that run.</p>")
     elif chosen and not chosen.get("admissible", True):
