@@ -266,6 +266,9 @@ def run_search(csv, out_dir, *, method="random", clusters="auto", clusterer="kme
     write_report(segmenter, X, os.path.join(out_dir, "report.html"), title=f"sknas segmentation of {csv}")
     print(f"{segmenter.n_clusters_} segments in {time.perf_counter() - start:.1f} s; feature map "
           f"{segmenter.search_.architecture_}", file=out)
+    if getattr(segmenter, "deskewed_", False):
+        print("  (every number of segments left a tiny segment of far rows, so long-tailed columns were "
+              "power-transformed and the search ran again)", file=out)
     for segment, row in segmenter.segment_profiles_.iterrows():  # what a marketer reads first: size and drivers
         print(f"  segment {segment}: {row['size']} rows ({row['share']:.1%}): {row['description']}", file=out)
     print(f"Wrote {out_dir}/segments.csv, {out_dir}/model.zip (sknas.load) and {out_dir}/report.html", file=out)
