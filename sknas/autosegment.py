@@ -105,7 +105,8 @@ default="random"
         stable. (These thresholds are :mod:`sknas.config` settings:
         ``min_segment_share``, ``restatement_nmi``, ``restatement_columns``,
         ``max_discrete_values``, ``min_stability``, ``stability_splits``,
-        ``prefer_at_least``, ``split_dip_alpha``, ``few_segments_max_nmi``.)
+        ``prefer_at_least``, ``split_dip_alpha``, ``few_segments_max_nmi``,
+        ``retry_deskew_skewness``.)
         Segments a group-by
         would give are not a discovery, and segments that move with the seed
         are not ones to act on (:mod:`sknas.evaluation.k_choice`, ``docs/selection.md``). The
