@@ -214,7 +214,8 @@ default="random"
     time_budget_ : dict
         ``budget`` (None without one), ``used`` (seconds), ``ratio``, ``within_tolerance`` (used at most
         1.1 x budget), ``search_budget`` (the search's ``time_budget``), ``search_seconds``,
-        ``k_choice_seconds`` and ``k_choice_estimate`` (the seconds set aside for it).
+        ``k_choice_seconds`` (both with a deskewed rerun's, ``deskewed_``, added) and ``k_choice_estimate``
+        (the seconds set aside for the k choice).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when fitted on a DataFrame with string column names.
@@ -529,9 +530,9 @@ default="random"
                                                  1e-3))
             with config_context(deskew_skewness=threshold):
                 rerun = self._fit_search(retry, search_input, columns, candidates, k0, seed)
-            search_seconds += rerun[0].fit_time_
+            search_seconds, k_seconds = search_seconds + rerun[0].fit_time_, k_seconds + rerun[4]  # both runs'
             if any(e["admissible"] for e in rerun[3].values()):
-                self.search_, Z, k, self.k_evidence_, k_seconds = rerun
+                self.search_, Z, k, self.k_evidence_ = rerun[:4]
                 self.deskewed_ = True
         self.k_scores_ = {c: e["silhouette"] for c, e in self.k_evidence_.items()}
         self._warn_if_inadmissible(k, candidates)
