@@ -53,6 +53,12 @@ _RANDOM_SEARCH_SCREENING = 0.2
 _MISSING = "(missing)"
 
 
+def _search_budget(deadline, k_estimate):
+    """The search's share of what is left of ``deadline``: the segmenting's expected seconds (``k_estimate``)
+    are set aside, at most half of what is left."""
+    return max(deadline.remaining() - min(k_estimate, deadline.remaining() / 2), 1e-3)
+
+
 #: ``method=`` name -> estimator class ("none": train one default architecture, no search).
 METHODS = {"random": RandomFeatureSearch, "darts": DARTSFeatureSearch, "evo": EvoFeatureSearch,
            "pareto": ParetoFeatureSearch, "progressive": ProgressiveFeatureSearch, "rl": RLFeatureSearch,
@@ -453,7 +459,7 @@ default="random"
                           UserWarning, stacklevel=3)
         else:
             hint = " A segment of a few rows is usually a few extreme rows: drop or cap them and fit again." \
-                if "smallest segment" in e["reason"] else ""
+                if e["smallest_share"] < get_config()["min_segment_share"] else ""
             warnings.warn(f"No number of segments in {span} met AutoSegmenter's rules; k = {k} has the best "
                           f"silhouette among them ({e['reason']}). See k_evidence_.{hint}", UserWarning, stacklevel=3)
 
@@ -508,8 +514,7 @@ default="random"
         if deadline is not None and "time_budget" in self.search_.get_params() and \
                 "time_budget" not in (self.search_params or {}):
             k_estimate = self._k_choice_estimate(Xe, numeric.shape[1], candidates, k0, seed)
-            # What the segmenting is expected to take is set aside (at most half of what is left).
-            search_budget = max(deadline.remaining() - min(k_estimate, deadline.remaining() / 2), 1e-3)
+            search_budget = _search_budget(deadline, k_estimate)
             self.search_.set_params(time_budget=search_budget)
         columns = self._discrete_columns(numeric, frame)
         retry = clone(self.search_)  # the same settings and seed, for the deskewed rerun below
@@ -525,14 +530,14 @@ default="random"
                 and not math.isfinite(get_config()["deskew_skewness"]) \
                 and Standardizer(deskew_skewness=threshold).fit(numeric).power_ \
                 and (deadline is None or deadline.remaining() > search_seconds):
-            if search_budget is not None:  # what is left now, less the segmenting's share, as above
-                retry.set_params(time_budget=max(deadline.remaining() - min(k_estimate, deadline.remaining() / 2),
-                                                 1e-3))
+            if search_budget is not None:  # what is left now, less the segmenting's share
+                retry.set_params(time_budget=_search_budget(deadline, k_estimate))
             with config_context(deskew_skewness=threshold):
-                rerun = self._fit_search(retry, search_input, columns, candidates, k0, seed)
-            search_seconds, k_seconds = search_seconds + rerun[0].fit_time_, k_seconds + rerun[4]  # both runs'
-            if any(e["admissible"] for e in rerun[3].values()):
-                self.search_, Z, k, self.k_evidence_ = rerun[:4]
+                retry, retry_Z, retry_k, retry_evidence, retry_k_seconds = self._fit_search(
+                    retry, search_input, columns, candidates, k0, seed)
+            search_seconds, k_seconds = search_seconds + retry.fit_time_, k_seconds + retry_k_seconds  # both runs'
+            if any(e["admissible"] for e in retry_evidence.values()):
+                self.search_, Z, k, self.k_evidence_ = retry, retry_Z, retry_k, retry_evidence
                 self.deskewed_ = True
         self.k_scores_ = {c: e["silhouette"] for c, e in self.k_evidence_.items()}
         self._warn_if_inadmissible(k, candidates)
