@@ -222,17 +222,10 @@ def test_a_user_is_warned_when_no_k_meets_the_rules():
     assert seg.deskewed_ is False  # the rerun with the column power-transformed still isolated the row: not kept
 
 
-def _long_tailed_blobs():
-    X, _ = make_blobs(n_samples=300, centers=3, n_features=2, cluster_std=0.6, random_state=0)
-    frame = pd.DataFrame(X, columns=["a", "b"])
-    frame["spend"] = np.random.default_rng(0).lognormal(0, 2.5, 300)  # a long tail: a few rows far out
-    return frame
-
-
-def test_segments_of_a_few_far_rows_rerun_the_search_with_long_tails_transformed():
+def test_segments_of_a_few_far_rows_rerun_the_search_with_long_tails_transformed(long_tailed_blobs):
     """Every k leaves a segment under 2% of rows on the long-tailed column as given; the rerun with it
     power-transformed has an admissible k, which is kept (deskewed_), and predict uses the same transform."""
-    frame = _long_tailed_blobs()
+    frame = long_tailed_blobs
     params = {"feature_map": "random", "max_trials": 2, "max_epochs": 2, "device": "cpu", "random_state": 0}
     with sknas.config.config_context(retry_deskew_skewness=float("inf")), \
             pytest.warns(UserWarning, match="No number of segments"):

@@ -102,15 +102,10 @@ def test_csv_in_a_spreadsheet_encoding_and_other_formats(tmp_path):
         read_table(tmp_path / "missing.csv")
 
 
-def test_search_says_when_long_tailed_columns_were_transformed(tmp_path, capsys):
+def test_search_says_when_long_tailed_columns_were_transformed(long_tailed_blobs, tmp_path, capsys):
     """A long-tailed column leaves a tiny segment at every k: the command line says the search ran again with it
     power-transformed, and the saved model carries ``deskewed_``."""
-    from sklearn.datasets import make_blobs
-
-    X, _ = make_blobs(n_samples=300, centers=3, n_features=2, cluster_std=0.6, random_state=0)
-    frame = pd.DataFrame(X, columns=["a", "b"])
-    frame["spend"] = np.random.default_rng(0).lognormal(0, 2.5, 300)
-    frame.to_csv(tmp_path / "spend.csv", index=False)
+    long_tailed_blobs.to_csv(tmp_path / "spend.csv", index=False)
     out = tmp_path / "out"
     assert main(["search", str(tmp_path / "spend.csv"), "--method", "random", "--out", str(out), "--max-trials", "2",
                  "--max-epochs", "2", "--device", "cpu", "--threads", "1", "--random-state", "0"]) == 0
