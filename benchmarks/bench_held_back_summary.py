@@ -27,6 +27,7 @@ import json
 
 import numpy as np
 
+from bench_judges import stratified_bootstrap
 from result_files import RESULTS, print_or_write
 
 #: The result file each held-back split was read with (``docs/selection.md``, "Where issue 20 stands") and the
@@ -60,12 +61,9 @@ def per_table(split_files=SPLIT_FILES):
     return out
 
 
-def bootstrap_mean(values, n_boot=4000, seed=0):
-    """Mean and 95% percentile-bootstrap interval over tables."""
-    values = np.asarray(values, dtype=float)
-    rng = np.random.default_rng(seed)
-    boots = values[rng.integers(0, len(values), (n_boot, len(values)))].mean(axis=1)
-    return float(values.mean()), float(np.percentile(boots, 2.5)), float(np.percentile(boots, 97.5))
+def bootstrap_mean(values):
+    """Mean and 95% bootstrap interval over tables, one figure each (``bench_judges.stratified_bootstrap``)."""
+    return stratified_bootstrap({i: [v] for i, v in enumerate(values)})
 
 
 def main():
