@@ -22,7 +22,7 @@ from .preprocessing.table_columns import TableColumns
 from .base import BaseNeuralTransformer
 from .evaluation.judge import discrete_columns
 from .config import config_context, get_config
-from .evaluation.k_choice import choose_k, split_stability
+from .evaluation.k_choice import choose_k, split_stability, too_small
 from .neural_map import NeuralFeatureMap
 from .reporting.profiles import segment_profiles
 from .io.provenance import record_provenance
@@ -169,12 +169,12 @@ default="random"
     k_scores_ : dict
         ``{k: silhouette in the embedding}`` when ``n_clusters="auto"``.
     k_evidence_ : dict
-        ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column",
-        "stability", "admissible", "reason"}}`` when ``n_clusters="auto"``:
+        ``{k: {"silhouette", "smallest_share", "smallest_rows", "column_nmi",
+        "closest_column", "stability", "admissible", "reason"}}`` when ``n_clusters="auto"``:
         why each k was or was not chosen (``stability`` is None for a k not tried).
     deskewed_ : bool
         True when no k was admissible on the table as given because segments
-        fell under ``min_segment_share`` (a few far rows of long-tailed
+        fell under ``min_segment_share`` or ``min_segment_rows`` (a few far rows of long-tailed
         columns, such as spend or counts, make segments of their own) and the
         search was run once more with those columns power-transformed
         (sknas.config's ``retry_deskew_skewness``), which gave an admissible k.
@@ -442,10 +442,9 @@ default="random"
 
     @staticmethod
     def _small_segments_failed(evidence):
-        """Whether no k is admissible and some k has a segment under ``min_segment_share``."""
-        share = get_config()["min_segment_share"]
+        """Whether no k is admissible and some k has a segment under ``min_segment_share`` or ``min_segment_rows``."""
         return bool(evidence) and not any(e["admissible"] for e in evidence.values()) and \
-            any(e["smallest_share"] < share for e in evidence.values())
+            any(too_small(e["smallest_share"], e["smallest_rows"]) for e in evidence.values())
 
     def _warn_if_inadmissible(self, k, candidates):
         e = self.k_evidence_.get(k)
@@ -459,7 +458,7 @@ default="random"
                           UserWarning, stacklevel=3)
         else:
             hint = " A segment of a few rows is usually a few extreme rows: drop or cap them and fit again." \
-                if e["smallest_share"] < get_config()["min_segment_share"] else ""
+                if too_small(e["smallest_share"], e["smallest_rows"]) else ""
             warnings.warn(f"No number of segments in {span} met AutoSegmenter's rules; k = {k} has the best "
                           f"silhouette among them ({e['reason']}). See k_evidence_.{hint}", UserWarning, stacklevel=3)
 
@@ -522,9 +521,10 @@ default="random"
             self.search_, search_input, columns, candidates, k0, seed)
         search_seconds = self.search_.fit_time_
         self.deskewed_ = False
-        # Segments under min_segment_share at every k: far rows of long-tailed columns make segments of their
-        # own. Power-transforming those columns (docs/selection.md, "Skewed columns") and searching once more
-        # is kept only when it gives an admissible k; otherwise the first answer stands, with a warning.
+        # Segments under min_segment_share (or min_segment_rows) at every k: far rows of long-tailed columns make
+        # segments of their own. Power-transforming those columns (docs/selection.md, "Skewed columns") and
+        # searching once more is kept only when it gives an admissible k; otherwise the first answer stands, with
+        # a warning.
         threshold = get_config()["retry_deskew_skewness"]
         if self._small_segments_failed(self.k_evidence_) and math.isfinite(threshold) \
                 and not math.isfinite(get_config()["deskew_skewness"]) \

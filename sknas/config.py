@@ -89,6 +89,11 @@ restatement_columns : int, default=2
 min_segment_share : float, default=0.02
     ``AutoSegmenter`` does not choose a number of segments whose smallest segment holds less than this
     share of the rows: such a segment is not worth acting on.
+min_segment_rows : int, default=5
+    Nor one whose smallest segment has fewer rows than this, whatever the table's size: on small tables 2%
+    is a row or two (one ship of 40 in ``AER::ShipAccidents`` was a segment of its own), and a "segment" of
+    fewer than five rows is a few outliers, not a group a user can describe. Bites only under 250 rows (the
+    k is chosen on at most 2,000 rows, where 2% is 40).
 min_stability : float, default=0.8
     A number of segments is stable when clusterers refitted on random halves with other seeds agree on
     the rows at this ARI (the seed agreement issue 21 asks of the segments a user gets).
@@ -172,6 +177,7 @@ _DEFAULTS = {
     "max_discrete_values": 10,
     "restatement_columns": 2,
     "min_segment_share": 0.02,
+    "min_segment_rows": 5,
     "min_stability": 0.8,
     "prefer_at_least": 3,
     "split_dip_alpha": 0.05,
@@ -183,7 +189,7 @@ _DEFAULTS = {
 #: Which settings are counts (positive integers); the others are non-negative reals.
 _COUNTS = {"search_max_rows", "score_max_rows", "final_max_row_visits", "knn_exact_max_rows", "lda_restarts",
            "lda_max_rows", "knn_reference_rows", "auto_min_epochs", "min_updates", "max_labelled_rows",
-           "max_discrete_values", "restatement_columns", "prefer_at_least", "stability_splits"}
+           "max_discrete_values", "restatement_columns", "prefer_at_least", "stability_splits", "min_segment_rows"}
 
 # One configuration per thread, as scikit-learn's: a config_context in one thread never changes a fit
 # running in another. Work shipped to other threads or processes carries the values explicitly

@@ -222,6 +222,21 @@ def test_a_user_is_warned_when_no_k_meets_the_rules():
     assert seg.deskewed_ is False  # the rerun with the column power-transformed still isolated the row: not kept
 
 
+def test_one_far_row_of_a_small_table_is_not_a_segment():
+    """On 40 rows a segment of one row is 2.5% of them, over min_segment_share: the floor in rows
+    (min_segment_rows, 5) keeps it out, where it won on the silhouette before (AER::ShipAccidents)."""
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(np.vstack([rng.normal(c, 0.5, (13, 2)) for c in ((0, 0), (6, 0), (0, 6))] + [[[40, 40]]]),
+                         columns=["a", "b"])
+    params = {"feature_map": "none", "device": "cpu", "random_state": 0, "cluster_range": (2, 5)}
+    with sknas.config.config_context(min_segment_rows=1):
+        before = AutoSegmenter(**params).fit(frame)
+    assert before.n_clusters_ == 4 and np.bincount(before.labels_).min() == 1
+    seg = AutoSegmenter(**params).fit(frame)
+    assert seg.n_clusters_ == 3 and np.bincount(seg.labels_).min() >= 13
+    assert seg.k_evidence_[4]["reason"] == "smallest segment 2.5% of rows (1 row)"
+
+
 def test_segments_of_a_few_far_rows_rerun_the_search_with_long_tails_transformed(long_tailed_blobs):
     """Every k leaves a segment under 2% of rows on the long-tailed column as given; the rerun with it
     power-transformed has an admissible k, which is kept (deskewed_), and predict uses the same transform."""

@@ -21,7 +21,7 @@ def test_defaults_and_a_context_that_restores_them():
                       "lda_max_rows": 20_000, "knn_reference_rows": 10_000, "auto_min_epochs": 40,
                       "min_updates": 1000, "convergence_tol": 0.01, "convergence_min_share": 0.3, "race_headroom": 0.1,
                       "max_labelled_rows": 2000, "restatement_nmi": 0.7, "max_discrete_values": 10,
-                      "restatement_columns": 2, "min_segment_share": 0.02, "min_stability": 0.8,
+                      "restatement_columns": 2, "min_segment_share": 0.02, "min_segment_rows": 5, "min_stability": 0.8,
                       "prefer_at_least": 3, "split_dip_alpha": 0.05, "few_segments_max_nmi": 0.5,
                       "stability_splits": 6, "deskew_skewness": math.inf,
                       "retry_deskew_skewness": 1.0}
@@ -147,6 +147,11 @@ def test_the_judges_settings_change_which_k_is_admissible():
     assert choose_k(Z, (3, 4), labelings, min_share=0.05)[0] == 3  # the keyword still wins over the default
     with config_context(min_segment_share=0.05):
         assert choose_k(Z, (3, 4), labelings, min_share=0.02)[0] == 4  # ... and over the setting
+    # The floor in rows: the 12-row blob is 3.8% of the rows but fewer rows than a floor of 13.
+    with config_context(min_segment_rows=13):
+        k, evidence = choose_k(Z, (3, 4), labelings)
+    assert k == 3 and evidence[4]["reason"] == "smallest segment 3.8% of rows (12 rows)"
+    assert evidence[4]["smallest_rows"] == 12 and choose_k(Z, (3, 4), labelings, min_rows=13)[0] == 3
     # A stability below the setting makes a k inadmissible; the setting moves the bar.
     assert choose_k(Z, (3, 4), labelings, stability={3: 0.85, 4: 0.75})[0] == 3
     with config_context(min_stability=0.7):

@@ -169,11 +169,26 @@ def split_stability(Z, k, fit, random_state=0, n_splits=None):
     return float(np.mean(values))
 
 
+def too_small(smallest_share, smallest_rows, min_share=None, min_rows=None):
+    """Whether a smallest segment of ``smallest_rows`` rows, ``smallest_share`` of them, is too small to choose:
+    under sknas.config's ``min_segment_share`` or ``min_segment_rows`` (or the values given).
+
+    Examples
+    --------
+    >>> too_small(0.025, 1), too_small(0.25, 10), too_small(0.01, 100)
+    (True, False, True)
+    """
+    config = get_config()
+    min_share = config["min_segment_share"] if min_share is None else min_share
+    min_rows = config["min_segment_rows"] if min_rows is None else min_rows
+    return smallest_share < min_share or smallest_rows < min_rows
+
+
 def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=None,
-             stability=None, min_stability=None, prefer_at_least=None):
+             stability=None, min_stability=None, prefer_at_least=None, min_rows=None):
     """The k of ``ks`` whose segments of ``Z`` have the best silhouette in ``Z``, among the admissible ones.
 
-    A k is admissible when its smallest segment holds at least ``min_share`` of the rows, its
+    A k is admissible when its smallest segment holds at least ``min_share`` of the rows and ``min_rows`` rows, its
     segments do not restate one discrete input column or two together (NMI below ``restatement_nmi`` with
     every one of ``columns``, ``{name: codes}``, and every pair of them:
     :func:`~sknas.evaluation.judge.column_restatement`) and, when ``stability`` is given, they are stable (at
@@ -195,6 +210,8 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
         Discrete input columns of the same rows (``sknas.evaluation.judge.discrete_columns``).
     min_share : float or None, default=None
         None: sknas.config's ``min_segment_share`` (0.02).
+    min_rows : int or None, default=None
+        None: sknas.config's ``min_segment_rows`` (5).
     restatement_nmi : float or None, default=None
         None: sknas.config's ``restatement_nmi`` (0.7).
     stability : callable, dict or None, default=None
@@ -210,11 +227,11 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     -------
     k : int
     evidence : dict
-        ``{k: {"silhouette", "smallest_share", "column_nmi", "closest_column", "stability", "admissible",
-        "reason", "split_pvalue", "set_back"}}``; ``reason`` says in words why a k was not admissible ("" when it
-        was); ``set_back`` why an admissible k below ``prefer_at_least`` went after the larger ones ("" otherwise);
-        ``stability`` is None for a k that was not tried; ``split_pvalue`` (:func:`segment_split_pvalue`) is
-        None but for an admissible k below ``prefer_at_least``.
+        ``{k: {"silhouette", "smallest_share", "smallest_rows", "column_nmi", "closest_column", "stability",
+        "admissible", "reason", "split_pvalue", "set_back"}}``; ``reason`` says in words why a k was not admissible
+        ("" when it was); ``set_back`` why an admissible k below ``prefer_at_least`` went after the larger ones
+        ("" otherwise); ``stability`` is None for a k that was not tried; ``split_pvalue``
+        (:func:`segment_split_pvalue`) is None but for an admissible k below ``prefer_at_least``.
 
     Examples
     --------
@@ -234,23 +251,25 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     config = get_config()
     threshold = config["restatement_nmi"] if restatement_nmi is None else restatement_nmi
     min_share = config["min_segment_share"] if min_share is None else min_share
+    min_rows = config["min_segment_rows"] if min_rows is None else min_rows
     min_stability = config["min_stability"] if min_stability is None else min_stability
     evidence = {}
     for k in ks:
         labels = np.asarray(labelings[k])
         n_labels = len(np.unique(labels))
         silhouette = float(silhouette_score(Z, labels)) if 1 < n_labels < len(labels) else -1.0
-        share = float(np.bincount(np.unique(labels, return_inverse=True)[1]).min() / len(labels))
+        smallest = int(np.bincount(np.unique(labels, return_inverse=True)[1]).min())
+        share = smallest / len(labels)
         nmi, column = column_restatement(labels, columns) if columns else (0.0, None)
         reasons = []
         if n_labels != k:
             reasons.append(f"only {n_labels} segments found")
-        if share < min_share:
-            reasons.append(f"smallest segment {share:.1%} of rows")
+        if too_small(share, smallest, min_share, min_rows):
+            reasons.append(f"smallest segment {share:.1%} of rows ({smallest} row{'s' if smallest != 1 else ''})")
         if nmi >= threshold:
             reasons.append(f"restates {column} (NMI {nmi:.2f})")
-        evidence[k] = {"silhouette": silhouette, "smallest_share": share, "column_nmi": nmi,
-                       "closest_column": column, "stability": None, "admissible": not reasons,
+        evidence[k] = {"silhouette": silhouette, "smallest_share": share, "smallest_rows": smallest,
+                       "column_nmi": nmi, "closest_column": column, "stability": None, "admissible": not reasons,
                        "reason": "; ".join(reasons), "split_pvalue": None, "set_back": ""}
 
     def best_first(pool):

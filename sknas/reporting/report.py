@@ -284,20 +284,21 @@ def _k_section(segmenter):
     if not evidence:
         return []
     stability = any(e.get("stability") is not None for e in evidence.values())
-    alpha = get_config()["split_dip_alpha"]
+    config = get_config()
+    alpha = config["split_dip_alpha"]
     parts = ["<h2>Number of segments</h2>"]
     parts.append(_figure_html(
         _plot_with("plot_k_evidence", evidence, segmenter.n_clusters_, size=(6, 3.4)), "evidence per k",
         f"The learned embedding was segmented at every k tried and k = {segmenter.n_clusters_} chosen label-free "
         "(star), scored by the silhouette in the embedding among the admissible k: the smallest segment holds at "
-        "least 2% of the rows and the segments do not restate one input column or two together (a group-by is "
-        "not a discovery)"
+        f"least {config['min_segment_share'] * 100:g}% of the rows and {config['min_segment_rows']} rows, and the "
+        "segments do not restate one input column or two together (a group-by is not a discovery)"
         + ("; and the segments come back when refitted on other halves of the rows with other seeds (stability "
-           "at least 0.8, measured from the best silhouette down until one k passes, so only the k tried have "
-           "a figure)" if stability else "")
+           f"at least {config['min_stability']:g}, measured from the best silhouette down until one k passes, so "
+           "only the k tried have a figure)" if stability else "")
         + ". Two segments only when no larger k is admissible"
         + (f" or neither of the two holds groups of its own (split pvalue: a dip test on each, at least {alpha:g}),"
-           f" no input column tells them most of the way (column NMI below {get_config()['few_segments_max_nmi']:g})"
+           f" no input column tells them most of the way (column NMI below {config['few_segments_max_nmi']:g})"
            " and they come back when refitted"
            if math.isfinite(alpha) else "")
         + ". Crosses mark the k left out; the table says why."))
