@@ -80,7 +80,8 @@ restatement_nmi : float, default=0.7
     (``benchmarks/results/judges_dev.md``).
 max_discrete_values : int, default=10
     A numeric column with at most this many distinct values is discrete (a count, a rating, a flag),
-    one whose restatement a partition is checked for.
+    one whose restatement a partition is checked for; so is one whose this many most frequent values hold
+    99% of its rows (a count with a few rare large values; ``sknas.evaluation.judge.DISCRETE_COVERAGE``).
 restatement_columns : int, default=2
     How many discrete input columns together a partition is checked against: 1, each column alone; 2,
     also each pair of columns as their combinations (a group-by of two yes/no columns gives four

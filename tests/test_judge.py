@@ -79,6 +79,21 @@ def test_column_restatement_finds_flags_categories_and_counts_not_continuous_col
     assert nmi < RESTATEMENT_NMI
 
 
+def test_a_count_with_a_few_rare_large_values_is_still_a_discrete_column():
+    """More distinct values than max_discrete_values, but ten of them hold 99% of the rows (attachments per
+    email): segments "none / some" are a group-by on it, and the check must see the column."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    attachments = np.where(rng.random(n) < 0.9, 0.0, rng.integers(1, 4, n)).astype(float)
+    attachments[rng.choice(n, 5, replace=False)] = [20.0, 21.0, 25.0, 30.0, 41.0]  # 14 values in all
+    measure = rng.normal(size=n)
+    columns = discrete_columns(np.c_[attachments, measure], names=["attachments", "amount"])
+    assert set(columns) == {"attachments"}
+    assert column_restatement((attachments > 0).astype(int), columns)[0] >= RESTATEMENT_NMI
+    with config_context(max_discrete_values=3):  # three values hold 90% + a few rows: not a count any more
+        assert set(discrete_columns(np.c_[attachments, measure], names=["attachments", "amount"])) == set()
+
+
 def test_a_group_by_on_two_columns_is_a_restatement_each_column_alone_misses():
     rng = np.random.default_rng(1)
     n = 400
