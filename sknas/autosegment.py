@@ -98,9 +98,9 @@ default="random"
         label-free score and its discriminant map), then the learned embedding
         is segmented at every k and the k whose segments have the best
         silhouette *in the embedding* wins among the admissible ones: the
-        smallest segment holds at least 2% of the rows, and the segments do
-        not restate one discrete input column (a yes/no flag, a category, a
-        count with few values) or two together (normalised mutual
+        smallest segment holds at least 2% of the rows and 5 rows, and the
+        segments do not restate one discrete input column (a yes/no flag, a
+        category, a count with few values) or two together (normalised mutual
         information below 0.7), and
         the segments come back when the clusterer is refitted on other halves
         of the rows with other seeds (ARI at least 0.8 over 6 half-splits;
@@ -109,7 +109,7 @@ default="random"
         their own evidence: neither holds groups of its own (a dip test), no
         input column tells them most of the way (NMI below 0.5) and they are
         stable. (These thresholds are :mod:`sknas.config` settings:
-        ``min_segment_share``, ``restatement_nmi``, ``restatement_columns``,
+        ``min_segment_share``, ``min_segment_rows``, ``restatement_nmi``, ``restatement_columns``,
         ``max_discrete_values``, ``min_stability``, ``stability_splits``,
         ``prefer_at_least``, ``split_dip_alpha``, ``few_segments_max_nmi``,
         ``retry_deskew_skewness``.)
@@ -169,15 +169,18 @@ default="random"
     k_scores_ : dict
         ``{k: silhouette in the embedding}`` when ``n_clusters="auto"``.
     k_evidence_ : dict
-        ``{k: {"silhouette", "smallest_share", "smallest_rows", "column_nmi",
-        "closest_column", "stability", "admissible", "reason"}}`` when ``n_clusters="auto"``:
+        ``{k: {"silhouette", "segments", "smallest_share", "smallest_rows",
+        "column_nmi", "closest_column", "stability", "admissible", "reason"}}``
+        when ``n_clusters="auto"``:
         why each k was or was not chosen (``stability`` is None for a k not tried).
     deskewed_ : bool
         True when no k was admissible on the table as given because segments
         fell under ``min_segment_share`` or ``min_segment_rows`` (a few far rows of long-tailed
         columns, such as spend or counts, make segments of their own) and the
         search was run once more with those columns power-transformed
-        (sknas.config's ``retry_deskew_skewness``), which gave an admissible k.
+        (sknas.config's ``retry_deskew_skewness``), which gave an admissible k
+        or, failing that, segments none of which is too small (the warning
+        then says what they still break).
     labels_ : ndarray of shape (n_samples,)
         Segment of every training row (aligned ids).
     segment_ids_ : ndarray
@@ -446,6 +449,19 @@ default="random"
         return bool(evidence) and not any(e["admissible"] for e in evidence.values()) and \
             any(too_small(e["smallest_share"], e["smallest_rows"]) for e in evidence.values())
 
+    @staticmethod
+    def _rerun_is_better(k, evidence, retry_k, retry_evidence):
+        """Whether the deskewed rerun's answer (``retry_k``) replaces the first one (``k``): when some k of the
+        rerun is admissible, or when the first answer has a segment too small to act on (or fewer segments than
+        asked) and the rerun's does not. ``choose_k`` falls back to such a k when none is admissible: segments that
+        restate a column or move with the seed, which the warning names, still cover the table; a segment of a few
+        far rows does not."""
+        def usable(k, e):
+            return e["segments"] == k and not too_small(e["smallest_share"], e["smallest_rows"])
+
+        return any(e["admissible"] for e in retry_evidence.values()) or (
+            not usable(k, evidence[k]) and usable(retry_k, retry_evidence[retry_k]))
+
     def _warn_if_inadmissible(self, k, candidates):
         e = self.k_evidence_.get(k)
         if e is None or e["admissible"]:
@@ -523,8 +539,8 @@ default="random"
         self.deskewed_ = False
         # Segments under min_segment_share (or min_segment_rows) at every k: far rows of long-tailed columns make
         # segments of their own. Power-transforming those columns (docs/selection.md, "Skewed columns") and
-        # searching once more is kept only when it gives an admissible k; otherwise the first answer stands, with
-        # a warning.
+        # searching once more is kept only when it gives an admissible k or mends the segment too small
+        # (_rerun_is_better); otherwise the first answer stands. Either way an inadmissible k is warned about.
         threshold = get_config()["retry_deskew_skewness"]
         if self._small_segments_failed(self.k_evidence_) and math.isfinite(threshold) \
                 and not math.isfinite(get_config()["deskew_skewness"]) \
@@ -536,7 +552,7 @@ default="random"
                 retry, retry_Z, retry_k, retry_evidence, retry_k_seconds = self._fit_search(
                     retry, search_input, columns, candidates, k0, seed)
             search_seconds, k_seconds = search_seconds + retry.fit_time_, k_seconds + retry_k_seconds  # both runs'
-            if any(e["admissible"] for e in retry_evidence.values()):
+            if self._rerun_is_better(k, self.k_evidence_, retry_k, retry_evidence):
                 self.search_, Z, k, self.k_evidence_ = retry, retry_Z, retry_k, retry_evidence
                 self.deskewed_ = True
         self.k_scores_ = {c: e["silhouette"] for c, e in self.k_evidence_.items()}

@@ -132,8 +132,9 @@ deskew_skewness : float, default=math.inf
     "Skewed columns").
 retry_deskew_skewness : float, default=1.0
     ``AutoSegmenter(n_clusters="auto")`` only: when no k is admissible because segments fall under
-    ``min_segment_share``, the search runs once more with ``deskew_skewness`` at this value, and that answer
-    is kept when it has an admissible k (``AutoSegmenter.deskewed_``). A few far rows of a long-tailed
+    ``min_segment_share`` (or ``min_segment_rows``), the search runs once more with ``deskew_skewness`` at this
+    value, and that answer is kept when it has an admissible k, or when the first answer's smallest segment is
+    too small and the rerun's is not (``AutoSegmenter.deskewed_``). A few far rows of a long-tailed
     column (a whale customer, a blockbuster's votes) otherwise make a segment of their own at every k, and
     the fit fell silently to k = 2 with a segment of 1.1% of 87 film characters or 1.3% of 58,788 films;
     with the rerun they get 6 and 8 segments, the smallest 8.0% and 3.8% (``docs/selection.md``, "Skewed

@@ -222,6 +222,22 @@ def test_a_user_is_warned_when_no_k_meets_the_rules():
     assert seg.deskewed_ is False  # the rerun with the column power-transformed still isolated the row: not kept
 
 
+def test_the_deskewed_rerun_is_kept_when_it_mends_a_segment_too_small_to_act_on():
+    """Kept when some k of the rerun is admissible, or when the first answer's smallest segment is too small
+    (or a segment is missing) and the rerun's answer has none too small, though it restates a column or is
+    unstable (openintro::email: a 0.4% segment before, six segments of 2.7% and more after, unstable)."""
+    def evidence(segments, share, rows, admissible=False):
+        return {"segments": segments, "smallest_share": share, "smallest_rows": rows, "admissible": admissible}
+
+    tiny, restating, unstable = evidence(2, 0.004, 7), evidence(3, 0.2, 400), evidence(6, 0.027, 108)
+    better = AutoSegmenter._rerun_is_better
+    assert better(2, {2: tiny}, 6, {5: restating, 6: unstable})
+    assert not better(2, {2: tiny}, 7, {7: evidence(7, 0.001, 1)})  # the rerun isolates a row too
+    assert not better(3, {3: restating}, 6, {6: unstable})  # the first answer's segments were large enough
+    assert better(3, {3: restating}, 4, {4: evidence(4, 0.1, 200, admissible=True)})
+    assert better(3, {3: evidence(2, 0.3, 600)}, 6, {6: unstable})  # a segment the clusterer did not find
+
+
 def test_one_far_row_of_a_small_table_is_not_a_segment():
     """On 40 rows a segment of one row is 2.5% of them, over min_segment_share: the floor in rows
     (min_segment_rows, 5) keeps it out, where it won on the silhouette before (AER::ShipAccidents)."""

@@ -170,6 +170,23 @@ def test_two_segments_compete_when_neither_holds_groups_of_its_own():
     assert segment_split_pvalue(three[:15], np.zeros(15, int)) == 1.0  # too few rows to test
 
 
+def test_with_no_admissible_k_segments_that_follow_a_column_beat_a_segment_of_one_far_row():
+    """The last resort: a k whose segments cover the table (they restate a flag) wins over a better silhouette
+    whose segment is one far row, which is not worth acting on; both are inadmissible and say why."""
+    from sknas.evaluation.k_choice import choose_k
+
+    rng = np.random.default_rng(0)
+    Z = np.vstack([rng.normal(0, 1, (100, 2)), rng.normal(6, 1, (100, 2)), [[200.0, 200.0]]])
+    far = np.r_[np.zeros(200, int), 1]
+    flag = np.r_[np.zeros(100, int), np.ones(101, int)]  # the two blobs, the far row with the second
+    thirds = np.r_[np.zeros(50, int), np.ones(50, int), np.full(101, 2)]  # the first blob halved: follows flag
+    k, evidence = choose_k(Z, (2, 3), {2: far, 3: thirds}, {"flag": flag})
+    assert evidence[2]["reason"] == "smallest segment 0.5% of rows (1 row)"
+    assert evidence[3]["reason"].startswith("restates flag")
+    assert evidence[2]["silhouette"] > evidence[3]["silhouette"]  # the far row alone has the best silhouette
+    assert k == 3
+
+
 def test_two_segments_that_follow_a_flag_or_move_with_the_seed_go_last():
     """Two segments compete only on their own evidence: one blob each, no column telling them most of the
     way (few_segments_max_nmi), and stable; when no k is stable, few segments are not the fallback."""

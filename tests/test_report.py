@@ -89,6 +89,9 @@ def test_report_says_when_no_k_met_the_rules_or_the_search_ran_deskewed():
     assert "No k met the rules" in page and "smallest segment 0.8% of rows" in page
     seg.deskewed_ = True  # as a kept rerun leaves it (tests/test_autosegment.py fits one)
     page = build_report(seg, frame)
+    assert "power-transformed" in page and "No k met the rules" in page  # a kept rerun need not be admissible
+    seg.k_evidence_[seg.n_clusters_] = {**seg.k_evidence_[seg.n_clusters_], "admissible": True, "reason": ""}
+    page = build_report(seg, frame)
     assert "power-transformed" in page and "No k met the rules" not in page
 
 

@@ -197,7 +197,9 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     ``prefer_at_least`` exists; one whose segments do not competes with the others on the silhouette.
     Stability, the costly part, is measured lazily: k are tried by decreasing silhouette and the first
     stable one wins, so only the k tried carry a stability figure. When no k is stable, the best
-    silhouette among the otherwise admissible k wins; when none is, every k competes.
+    silhouette among the otherwise admissible k wins; when none is, the best among the k whose segments are
+    all there and large enough (they restate a column), and only then every k: segments that follow a
+    column still cover the table, while a segment of a few far rows is not worth acting on.
 
     Parameters
     ----------
@@ -227,8 +229,9 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     -------
     k : int
     evidence : dict
-        ``{k: {"silhouette", "smallest_share", "smallest_rows", "column_nmi", "closest_column", "stability",
-        "admissible", "reason", "split_pvalue", "set_back"}}``; ``reason`` says in words why a k was not admissible
+        ``{k: {"silhouette", "segments", "smallest_share", "smallest_rows", "column_nmi", "closest_column",
+        "stability", "admissible", "reason", "split_pvalue", "set_back"}}`` (``segments``: how many the
+        clusterer found); ``reason`` says in words why a k was not admissible
         ("" when it was); ``set_back`` why an admissible k below ``prefer_at_least`` went after the larger ones
         ("" otherwise); ``stability`` is None for a k that was not tried; ``split_pvalue``
         (:func:`segment_split_pvalue`) is None but for an admissible k below ``prefer_at_least``.
@@ -253,7 +256,7 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     min_share = config["min_segment_share"] if min_share is None else min_share
     min_rows = config["min_segment_rows"] if min_rows is None else min_rows
     min_stability = config["min_stability"] if min_stability is None else min_stability
-    evidence = {}
+    evidence, sized = {}, []  # sized: every segment there and none too small
     for k in ks:
         labels = np.asarray(labelings[k])
         n_labels = len(np.unique(labels))
@@ -266,11 +269,13 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
             reasons.append(f"only {n_labels} segments found")
         if too_small(share, smallest, min_share, min_rows):
             reasons.append(f"smallest segment {share:.1%} of rows ({smallest} row{'s' if smallest != 1 else ''})")
+        if not reasons:
+            sized.append(k)
         if nmi >= threshold:
             reasons.append(f"restates {column} (NMI {nmi:.2f})")
-        evidence[k] = {"silhouette": silhouette, "smallest_share": share, "smallest_rows": smallest,
-                       "column_nmi": nmi, "closest_column": column, "stability": None, "admissible": not reasons,
-                       "reason": "; ".join(reasons), "split_pvalue": None, "set_back": ""}
+        evidence[k] = {"silhouette": silhouette, "segments": n_labels, "smallest_share": share,
+                       "smallest_rows": smallest, "column_nmi": nmi, "closest_column": column, "stability": None,
+                       "admissible": not reasons, "reason": "; ".join(reasons), "split_pvalue": None, "set_back": ""}
 
     def best_first(pool):
         return sorted(pool, key=lambda k: (-evidence[k]["silhouette"], k))
@@ -308,4 +313,4 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
             evidence[k].update(admissible=False, reason=f"unstable (ARI {value:.2f} between refits)")
         # No k is stable: the best silhouette among the otherwise admissible k, few segments last.
         preferred = [k for k in preferred if not few(k)] or preferred
-    return best_first(preferred or admissible or list(ks))[0], evidence
+    return best_first(preferred or admissible or sized or list(ks))[0], evidence

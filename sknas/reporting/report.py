@@ -307,7 +307,7 @@ def _k_section(segmenter):
         parts.append("<p>On the table as given, every k left a segment smaller than allowed (far rows of "
                      "long-tailed columns). The search ran once more with those columns power-transformed "
                      "(<code>deskewed_</code>); the evidence is from that run.</p>")
-    elif chosen and not chosen.get("admissible", True):
+    if chosen and not chosen.get("admissible", True):
         parts.append(f"<p><b>No k met the rules</b>; k = {segmenter.n_clusters_} has the best silhouette among "
                      f"them ({html.escape(str(chosen.get('reason', '')))}). Treat these segments with care.</p>")
     keys = list(dict.fromkeys(key for e in evidence.values() for key in e))
