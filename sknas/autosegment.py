@@ -98,7 +98,7 @@ default="random"
         label-free score and its discriminant map), then the learned embedding
         is segmented at every k and the k whose segments have the best
         silhouette *in the embedding* wins among the admissible ones: the
-        smallest segment holds at least 2% of the rows and 5 rows, and the
+        smallest segment holds at least 2% of the rows and 3 rows, and the
         segments do not restate one discrete input column (a yes/no flag, a
         category, a count with few values) or two together (normalised mutual
         information below 0.7), and

@@ -90,11 +90,12 @@ restatement_columns : int, default=2
 min_segment_share : float, default=0.02
     ``AutoSegmenter`` does not choose a number of segments whose smallest segment holds less than this
     share of the rows: such a segment is not worth acting on.
-min_segment_rows : int, default=5
+min_segment_rows : int, default=3
     Nor one whose smallest segment has fewer rows than this, whatever the table's size: on small tables 2%
-    is a row or two (one ship of 40 in ``AER::ShipAccidents`` was a segment of its own), and a "segment" of
-    fewer than five rows is a few outliers, not a group a user can describe. Bites only under 250 rows (the
-    k is chosen on at most 2,000 rows, where 2% is 40).
+    is a row or two (one ship of 40 in ``AER::ShipAccidents`` was a segment of its own), and one row is an
+    outlier, two a pair, not a group with a centre and a spread. Bites only under 150 rows (the k is chosen
+    on at most 2,000 rows, where 2% is 40). 5 cost a 54-row table of eight painting schools (about 7 painters
+    each) the k near its classes on 3 seeds of 5 (``docs/selection.md``, "Small tables and rare counts").
 min_stability : float, default=0.8
     A number of segments is stable when clusterers refitted on random halves with other seeds agree on
     the rows at this ARI (the seed agreement issue 21 asks of the segments a user gets).
@@ -179,7 +180,7 @@ _DEFAULTS = {
     "max_discrete_values": 10,
     "restatement_columns": 2,
     "min_segment_share": 0.02,
-    "min_segment_rows": 5,
+    "min_segment_rows": 3,
     "min_stability": 0.8,
     "prefer_at_least": 3,
     "split_dip_alpha": 0.05,

@@ -240,7 +240,7 @@ def test_the_deskewed_rerun_is_kept_when_it_mends_a_segment_too_small_to_act_on(
 
 def test_one_far_row_of_a_small_table_is_not_a_segment():
     """On 40 rows a segment of one row is 2.5% of them, over min_segment_share: the floor in rows
-    (min_segment_rows, 5) keeps it out, where it won on the silhouette before (AER::ShipAccidents)."""
+    (min_segment_rows, 3) keeps it out, where it won on the silhouette before (AER::ShipAccidents)."""
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(np.vstack([rng.normal(c, 0.5, (13, 2)) for c in ((0, 0), (6, 0), (0, 6))] + [[[40, 40]]]),
                          columns=["a", "b"])

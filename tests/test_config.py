@@ -21,7 +21,7 @@ def test_defaults_and_a_context_that_restores_them():
                       "lda_max_rows": 20_000, "knn_reference_rows": 10_000, "auto_min_epochs": 40,
                       "min_updates": 1000, "convergence_tol": 0.01, "convergence_min_share": 0.3, "race_headroom": 0.1,
                       "max_labelled_rows": 2000, "restatement_nmi": 0.7, "max_discrete_values": 10,
-                      "restatement_columns": 2, "min_segment_share": 0.02, "min_segment_rows": 5, "min_stability": 0.8,
+                      "restatement_columns": 2, "min_segment_share": 0.02, "min_segment_rows": 3, "min_stability": 0.8,
                       "prefer_at_least": 3, "split_dip_alpha": 0.05, "few_segments_max_nmi": 0.5,
                       "stability_splits": 6, "deskew_skewness": math.inf,
                       "retry_deskew_skewness": 1.0}

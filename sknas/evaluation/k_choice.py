@@ -213,7 +213,7 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     min_share : float or None, default=None
         None: sknas.config's ``min_segment_share`` (0.02).
     min_rows : int or None, default=None
-        None: sknas.config's ``min_segment_rows`` (5).
+        None: sknas.config's ``min_segment_rows`` (3).
     restatement_nmi : float or None, default=None
         None: sknas.config's ``restatement_nmi`` (0.7).
     stability : callable, dict or None, default=None
