@@ -110,6 +110,8 @@ def judge_scores(pool, judge):
         return own + k_support(pool) / 2
     if judge == "(own silhouette less its Gaussian null + separability) / 2":
         return own - gaussian_null_silhouette(pool) / 2
+    if judge == "default less its fitting procedure's null":
+        return own - procedure_null(pool)
     if judge == "default, LDA map's silhouette cross-fitted":
         X = np.asarray(pool["X_score"], dtype=np.float64)
         return np.array([(crossfit_lda_silhouette(X, pool["k"], r["embedding"].shape[1]) + sep) / 2
@@ -210,6 +212,43 @@ def gaussian_null_silhouette(pool, seed=0, rows=1000):
     return np.array(out)
 
 
+def procedure_null(pool, seed=0, rows=1000):
+    """The default score each candidate's *fitting procedure* reaches on a table with no groups: a Gaussian with the
+    input's mean and covariance. The raw features' null is KMeans on it; the LDA map's is the map fitted to it
+    and KMeans in that map (the map is fitted to separate the very clusters it is then judged on, so even one
+    blob scores well); a network cannot be retrained per pool, so its null silhouette is KMeans' on a Gaussian with
+    its embedding's mean and covariance, with the raw features' separability. Each null is (silhouette +
+    separability in the Gaussian input) / 2, the default's shape."""
+    from sknas.space.builder import LDAHead
+
+    def gaussian(A):
+        A = np.asarray(A, dtype=np.float64)
+        cov = np.cov(A, rowvar=False) + 1e-9 * np.eye(A.shape[1])
+        return np.random.RandomState(seed).multivariate_normal(A.mean(axis=0), cov, size=min(rows, len(A)))
+
+    def kmeans(Z):
+        labels = KMeans(pool["k"], n_init=3, random_state=seed).fit_predict(Z)
+        return labels, silhouette_score(Z, labels) if 1 < len(np.unique(labels)) < len(Z) else -1.0
+
+    X = np.asarray(pool["X_score"], dtype=np.float64)
+    null_input = gaussian(X)
+    labels, silhouette = kmeans(null_input)
+    raw_separability = separability(null_input, labels)
+    raw_null = (silhouette + raw_separability) / 2
+    out = []
+    for r in pool["records"]:
+        if r["architecture"] == "identity":
+            out.append(raw_null)
+        elif r["architecture"] == "lda":
+            head = LDAHead(X.shape[1], r["embedding"].shape[1]).fit_map(null_input, pool["k"], random_state=seed)
+            weight = head.weight.numpy().astype(np.float64)
+            labels, silhouette = kmeans(null_input @ weight[np.abs(weight).sum(1) > 0].T)
+            out.append((silhouette + separability(null_input, labels)) / 2)
+        else:  # its partition of the null input is not known: the raw features' separability stands in
+            out.append((kmeans(gaussian(r["embedding"]))[1] + raw_separability) / 2)
+    return np.array(out)
+
+
 def stability(pool):
     """Each candidate's KMeans stability in its own embedding: the ARI between KMeans fitted on two random
     halves of its scoring rows (``k_choice.split_stability``, 6 half-splits), the resampling criterion of
@@ -228,7 +267,7 @@ JUDGES = ("default (own silhouette + separability)", "own silhouette", "separabi
           "held-out discriminability in the embedding + separability", "pooled common space",
           "(own silhouette + separability + pooled) / 3",
           "(own silhouette + separability + kNN consistency + pooled) / 4", "k support", "default + k support / 2",
-          "(own silhouette less its Gaussian null + separability) / 2")
+          "(own silhouette less its Gaussian null + separability) / 2", "default less its fitting procedure's null")
 
 
 def evaluate(pool, judge, restated, drop_restating, margin=0.0):
