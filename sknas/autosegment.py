@@ -456,8 +456,8 @@ default="random"
         asked) and the rerun's does not. ``choose_k`` falls back to such a k when none is admissible: segments that
         restate a column or move with the seed, which the warning names, still cover the table; a segment of a few
         far rows does not."""
-        def usable(k, e):
-            return e["segments"] == k and not too_small(e["smallest_share"], e["smallest_rows"])
+        def usable(n_segments, e):
+            return e["segments"] == n_segments and not too_small(e["smallest_share"], e["smallest_rows"])
 
         return any(e["admissible"] for e in retry_evidence.values()) or (
             not usable(k, evidence[k]) and usable(retry_k, retry_evidence[retry_k]))
