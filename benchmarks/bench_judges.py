@@ -29,7 +29,7 @@ from sklearn.metrics import adjusted_rand_score, silhouette_score
 import judge_tables
 from result_files import print_or_write
 from sknas.config import get_config, set_config
-from sknas.evaluation.judge import column_restatement, cross_space_scores, discrete_columns
+from sknas.evaluation.judge import DIP_ALPHA, column_restatement, cross_space_scores, dip_pvalue, discrete_columns
 from sknas.evaluation.k_choice import split_stability
 from sknas.evaluation.scores import separability
 from sknas.evaluation.selection import consensus_scores
@@ -110,6 +110,10 @@ def judge_scores(pool, judge):
         return own + k_support(pool) / 2
     if judge == "(own silhouette less its Gaussian null + separability) / 2":
         return own - gaussian_null_silhouette(pool) / 2
+    if judge == "raw features when the input looks like one blob (dip test), else the default":
+        if dip_pvalue(pool["X_score"]) < DIP_ALPHA:
+            return own
+        return np.array([1.0 if r["architecture"] == "identity" else 0.0 for r in records])
     if judge == "default less its fitting procedure's null":
         return own - procedure_null(pool)
     if judge == "default, LDA map's silhouette cross-fitted":
@@ -267,7 +271,8 @@ JUDGES = ("default (own silhouette + separability)", "own silhouette", "separabi
           "held-out discriminability in the embedding + separability", "pooled common space",
           "(own silhouette + separability + pooled) / 3",
           "(own silhouette + separability + kNN consistency + pooled) / 4", "k support", "default + k support / 2",
-          "(own silhouette less its Gaussian null + separability) / 2", "default less its fitting procedure's null")
+          "(own silhouette less its Gaussian null + separability) / 2", "default less its fitting procedure's null",
+          "raw features when the input looks like one blob (dip test), else the default")
 
 
 def evaluate(pool, judge, restated, drop_restating, margin=0.0):
