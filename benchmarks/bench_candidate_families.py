@@ -7,6 +7,9 @@ is when it is always the one used, with no judge at all:
 - classical maps, refitted here on all rows (k = the number of classes, KMeans ``n_init=10``, seed 0): the
   standardised numbers + one-hot categories (scaled as sknas scales them), the same after a Yeo-Johnson transform of
   the numbers (what ``deskew_skewness`` does), after PCA whitening (90% of the variance), and a full-covariance GMM;
+- the classical maps' partitions judged in one shared space, the encoded input: the one with the best (silhouette
+  in the input + held-out separability in the input) / 2 (the search's default score, with the silhouette taken in
+  the input rather than in each map's own space) is "judged in the input";
 - the candidates the default searches saw, from the saved pools (``judge_pools.py``; where a split has them): the
   raw features, the LDA map, the mean network, the judge's pick and the pool's best (an oracle), on the scoring rows.
 
@@ -22,16 +25,20 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
-from sklearn.metrics import adjusted_rand_score
+from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import PowerTransformer, StandardScaler
 
 import judge_tables
 from bench_judges import POOLS, load_pools
 from result_files import print_or_write
+from sknas.evaluation.scores import separability
 from sknas.preprocessing.tabular import INDICATOR_VALUE
 
 CLASSICAL = ("KMeans", "Yeo-Johnson + KMeans", "PCA whitened (90%) + KMeans", "GMM")
+SELECTED = "judged in the input"
+#: Rows each partition is judged on (the search scores on at most 2,000).
+JUDGE_ROWS = 1500
 POOLED = ("raw features", "LDA map", "networks (mean)", "judge's pick", "pool's best")
 
 
@@ -50,19 +57,27 @@ def encode(X, deskew=False):
 
 
 def classical(X, y, seed=0):
+    """``{map: ARI}`` of the four classical maps, and the map judged best in the input (``SELECTED``)."""
     k = len(np.unique(y))
 
     def kmeans(Z):
-        return adjusted_rand_score(y, KMeans(k, n_init=10, random_state=seed).fit_predict(Z))
+        return KMeans(k, n_init=10, random_state=seed).fit_predict(Z)
 
     raw = encode(X)
-    out = {"KMeans": kmeans(raw), "Yeo-Johnson + KMeans": kmeans(encode(X, deskew=True)),
-           "PCA whitened (90%) + KMeans": kmeans(PCA(0.9, whiten=True, random_state=seed).fit_transform(raw))}
+    labels = {"KMeans": kmeans(raw), "Yeo-Johnson + KMeans": kmeans(encode(X, deskew=True)),
+              "PCA whitened (90%) + KMeans": kmeans(PCA(0.9, whiten=True, random_state=seed).fit_transform(raw))}
     try:
         gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-4, n_init=2, random_state=seed).fit(raw)
-        out["GMM"] = adjusted_rand_score(y, gmm.predict(raw))
+        labels["GMM"] = gmm.predict(raw)
     except ValueError:  # a degenerate covariance: recorded as missing, the run goes on
-        out["GMM"] = float("nan")
+        pass
+    out = {name: adjusted_rand_score(y, lab) for name, lab in labels.items()}
+    rows = np.random.RandomState(seed).permutation(len(raw))[:JUDGE_ROWS]
+    judged = {name: (silhouette_score(raw[rows], lab[rows]) + separability(raw[rows], lab[rows])) / 2
+              for name, lab in labels.items() if len(np.unique(lab[rows])) > 1}
+    if judged:
+        out["judged best"] = max(judged, key=judged.get)
+        out[SELECTED] = out[out["judged best"]]
     return out
 
 
@@ -104,7 +119,7 @@ def main():
                 rows.append({"split": split, "table": table, **classical(X, y), **from_pools.get(table, {})})
             print(rows[-1], flush=True)
     frame = pd.DataFrame(rows)
-    columns = [c for c in CLASSICAL + POOLED if c in frame]
+    columns = [c for c in CLASSICAL + (SELECTED,) + POOLED if c in frame]
     lines = ["Mean ARI over each split's tables (k = the number of classes); classical maps refitted on all rows, seed "
              "0; pooled families on the pools' scoring rows, both default searches, 5 seeds (blank: no pools saved "
              "for the split).", "", "| split | tables | " + " | ".join(columns) + " |",
@@ -112,12 +127,23 @@ def main():
     for split, group in frame.groupby("split", sort=False):
         cells = [f"{group[c].mean():.3f}" if group[c].notna().any() else "" for c in columns]
         lines.append(f"| {split} | {len(group)} | " + " | ".join(cells) + " |")
-    cells = [f"{frame[c].mean():.3f}" for c in CLASSICAL]
-    lines.append(f"| **all** | {len(frame)} | " + " | ".join(cells) + " |" + " |" * (len(columns) - len(CLASSICAL)))
+    cells = [f"{frame[c].mean():.3f}" for c in CLASSICAL + (SELECTED,)]
+    lines.append(f"| **all** | {len(frame)} | " + " | ".join(cells) + " |"
+                 + " |" * (len(columns) - len(CLASSICAL) - 1))
     best = frame[list(CLASSICAL)].idxmax(axis=1).value_counts()
     lines += ["", "Tables on which each classical map is the best of the four: "
               + ", ".join(f"{name} {best.get(name, 0)}" for name in CLASSICAL) + "; the best of the four on every "
-              f"table (an oracle) would average {frame[list(CLASSICAL)].max(axis=1).mean():.3f}."]
+              f"table (an oracle) would average {frame[list(CLASSICAL)].max(axis=1).mean():.3f}.", "",
+              f"'{SELECTED}' minus each classical map, paired per table [95% bootstrap interval over tables]; "
+              "better / within 0.02 / worse:", ""]
+    for name in CLASSICAL:
+        diff = (frame[SELECTED] - frame[name]).dropna().to_numpy()
+        draws = np.random.RandomState(0).choice(diff, (2000, len(diff))).mean(axis=1)
+        low, high = np.percentile(draws, [2.5, 97.5])
+        lines.append(f"- {name}: {diff.mean():+.3f} [{low:+.3f}, {high:+.3f}]; {(diff > 0.02).sum()} / "
+                     f"{(np.abs(diff) <= 0.02).sum()} / {(diff < -0.02).sum()}")
+    picked = frame["judged best"].value_counts()
+    lines += ["", "Which map the input judged best: " + ", ".join(f"{n} {picked.get(n, 0)}" for n in CLASSICAL) + "."]
     print_or_write(args.out, lines, rows)
 
 

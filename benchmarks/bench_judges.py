@@ -114,6 +114,10 @@ def judge_scores(pool, judge):
         if dip_pvalue(pool["X_score"]) < DIP_ALPHA:
             return own
         return np.array([1.0 if r["architecture"] == "identity" else 0.0 for r in records])
+    if judge == "(silhouette in the input + separability) / 2":
+        X = np.asarray(pool["X_score"], dtype=np.float64)
+        return np.array([(silhouette_score(X, r["labels"]) if 1 < len(np.unique(r["labels"])) < len(X) else -1.0)
+                         / 2 + sep / 2 for r, sep in zip(records, separability)])
     if judge == "default less its fitting procedure's null":
         return own - procedure_null(pool)
     if judge == "default, LDA map's silhouette cross-fitted":
@@ -272,7 +276,8 @@ JUDGES = ("default (own silhouette + separability)", "own silhouette", "separabi
           "(own silhouette + separability + pooled) / 3",
           "(own silhouette + separability + kNN consistency + pooled) / 4", "k support", "default + k support / 2",
           "(own silhouette less its Gaussian null + separability) / 2", "default less its fitting procedure's null",
-          "raw features when the input looks like one blob (dip test), else the default")
+          "raw features when the input looks like one blob (dip test), else the default",
+          "(silhouette in the input + separability) / 2")
 
 
 def evaluate(pool, judge, restated, drop_restating, margin=0.0):
