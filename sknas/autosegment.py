@@ -53,6 +53,14 @@ _RANDOM_SEARCH_SCREENING = 0.2
 _MISSING = "(missing)"
 
 
+def _distinct_rows(X, enough):
+    """How many distinct rows ``X`` has, counted exactly only below ``enough`` (a sample usually shows that
+    many, and the count of a large table would cost a hash of every row)."""
+    sample = X[np.random.RandomState(0).choice(len(X), min(len(X), 2000), replace=False)]
+    found = len(np.unique(sample, axis=0))
+    return found if found >= enough or len(sample) == len(X) else len(np.unique(X, axis=0))
+
+
 def _search_budget(deadline, k_estimate):
     """The search's share of what is left of ``deadline``: the segmenting's expected seconds (``k_estimate``)
     are set aside, at most half of what is left."""
@@ -408,13 +416,15 @@ default="random"
             return GaussianMixture(k, n_init=2, reg_covar=1e-4, random_state=seed)
         return KMeans(k, n_init=10, random_state=seed)  # 10 starts: the same segments whatever the seed
 
-    def _k_candidates(self, n_rows):
+    def _k_candidates(self, Xe):
         if self.n_clusters != "auto":
             return [int(self.n_clusters)]
         low, high = (int(v) for v in self.cluster_range)
         if not 2 <= low <= high:
             raise ValueError(f"cluster_range must be (low, high) with 2 <= low <= high, got {self.cluster_range!r}.")
-        high = min(high, n_rows - 1)
+        # No more segments than distinct rows (a table of a few yes/no columns has a few): a clusterer asked for
+        # more finds empty ones.
+        high = min(high, len(Xe) - 1, _distinct_rows(Xe, enough=high))
         return list(range(min(low, high), high + 1)) if high >= 2 else [1]
 
     def _choose_k(self, Z, columns, candidates, seed):
@@ -512,7 +522,7 @@ default="random"
         # for the report's classical recipes, which standardise and no more
         self._input_scaler = Standardizer(deskew_skewness=math.inf).fit(numeric)
         seed = rng.randint(2**31 - 1)
-        candidates = self._k_candidates(len(Xe))
+        candidates = self._k_candidates(Xe)
         k0 = candidates[(len(candidates) - 1) // 2]  # the search's k; the final one is chosen on its embedding
 
         self.search_ = self._make_search(k0, rng)
@@ -520,7 +530,9 @@ default="random"
         self.native_categoricals_ = bool(self.categorical_columns_) and \
             "categorical_features" in self.search_.get_params()
         if self.native_categoricals_:
-            self.search_.set_params(categorical_features=list(self.categorical_columns_),
+            # by name, as strings: a search reads integer entries as column positions (a CSV read without a header
+            # has columns 0, 1, ...), and _search_input gives the columns these names
+            self.search_.set_params(categorical_features=[str(c) for c in self.categorical_columns_],
                                     handle_unknown=self.handle_unknown)
             search_input = self._search_input(frame, numeric)
         else:
@@ -594,10 +606,12 @@ default="random"
         return _K_ESTIMATE_FACTOR * one_fit * fits
 
     def _search_input(self, frame, numeric):
-        """The table as the search estimator sees it natively: imputed numbers, raw categories."""
+        """The table as the search estimator sees it natively: imputed numbers, raw categories, column names as
+        strings (scikit-learn keeps feature names only when all are strings)."""
         out = frame.copy()
         for j, col in enumerate(np.flatnonzero(self._numeric_mask)):
             out.isetitem(col, numeric[:, j])
+        out.columns = [str(c) for c in out.columns]
         return out
 
     def _aligned_ids(self, X, raw, k):

@@ -1,12 +1,14 @@
 """AutoSegmenter: mixed-type input, n_clusters="auto", segment profiles, aligned ids, persistence."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn.cluster import DBSCAN, Birch, MeanShift
 from sklearn.datasets import make_blobs
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score
 from sklearn.model_selection import GridSearchCV
@@ -142,6 +144,30 @@ def test_persistence_round_trips(table, tmp_path):
     np.testing.assert_array_equal(loaded.align_to.predict(frame), first.predict(frame))
     again = pickle.loads(pickle.dumps(seg))
     np.testing.assert_array_equal(again.predict(frame), seg.predict(frame))
+
+
+def test_a_table_whose_columns_are_numbered_fits_predicts_and_round_trips(table, tmp_path):
+    # A CSV read without a header has columns 0, 1, ...: the native categorical path must not read the category
+    # columns' names as positions, and every column name the evidence joins must be a string.
+    frame, _ = table
+    numbered = frame.set_axis(range(frame.shape[1]), axis=1)
+    seg = AutoSegmenter(**FAST_AUTO).fit(numbered)
+    assert seg.native_categoricals_ and seg.categorical_columns_ == [2, 3]
+    assert seg.search_.get_params()["categorical_features"] == ["2", "3"]
+    named = AutoSegmenter(**FAST_AUTO).fit(frame)
+    np.testing.assert_array_equal(seg.labels_, named.labels_)
+    sknas.save(seg, tmp_path / "seg.zip")
+    np.testing.assert_array_equal(sknas.load(tmp_path / "seg.zip").predict(numbered), seg.predict(numbered))
+
+
+def test_no_more_segments_are_tried_than_the_table_has_distinct_rows():
+    # Two string columns of 3 and 2 values: 6 distinct rows, so k = 7..10 would ask KMeans for empty clusters.
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame({"plan": rng.choice(["a", "b", "c"], 300), "churn": rng.choice(["Yes", "No"], 300)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # scikit-learn's "distinct clusters found smaller"
+        seg = AutoSegmenter(**{**FAST_AUTO, "cluster_range": (2, 10)}).fit(frame)
+    assert list(seg.k_evidence_) == [2, 3, 4, 5, 6]
 
 
 def test_grid_search_over_k(blobs):

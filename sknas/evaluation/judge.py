@@ -296,5 +296,5 @@ def column_restatement(labels, columns, *, combined=None):
                 joint = np.unique(joint * (codes[name].max() + 1) + codes[name], return_inverse=True)[1].ravel()
             nmi = _nmi(joint, labels)
             if nmi > best:
-                best, best_name = nmi, " & ".join(names)
+                best, best_name = nmi, " & ".join(map(str, names))
     return best, best_name
