@@ -424,8 +424,14 @@ default="random"
             raise ValueError(f"cluster_range must be (low, high) with 2 <= low <= high, got {self.cluster_range!r}.")
         # No more segments than distinct rows (a table of a few yes/no columns has a few): a clusterer asked for
         # more finds empty ones.
-        high = min(high, len(Xe) - 1, _distinct_rows(Xe, enough=high))
-        return list(range(min(low, high), high + 1)) if high >= 2 else [1]
+        distinct = _distinct_rows(Xe, enough=high)
+        high = min(high, len(Xe) - 1, distinct)
+        candidates = list(range(min(low, high), high + 1)) if high >= 2 else [1]
+        if len(candidates) == 1 and low < int(self.cluster_range[1]):
+            warnings.warn(f"n_clusters='auto' had nothing to choose: {len(Xe)} rows ({distinct} distinct, as encoded) "
+                          f"allow only k = {candidates[0]} of cluster_range {tuple(self.cluster_range)}, so no "
+                          "evidence was gathered (k_evidence_ is empty).", UserWarning, stacklevel=3)
+        return candidates
 
     def _choose_k(self, Z, columns, candidates, seed):
         """The k of ``candidates`` chosen on the embedding ``Z`` (:func:`sknas.evaluation.k_choice.choose_k`)."""

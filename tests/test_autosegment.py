@@ -170,6 +170,13 @@ def test_no_more_segments_are_tried_than_the_table_has_distinct_rows():
     assert list(seg.k_evidence_) == [2, 3, 4, 5, 6]
 
 
+def test_a_user_is_told_when_the_rows_leave_one_number_of_segments():
+    frame = pd.DataFrame({"a": [0.0, 1.0, 5.0], "b": [1.0, 0.0, 4.0]})
+    with pytest.warns(UserWarning, match="nothing to choose: 3 rows .* allow only k = 2"):
+        seg = AutoSegmenter(**FAST_AUTO).fit(frame)
+    assert seg.n_clusters_ == 2 and seg.k_evidence_ == {}
+
+
 def test_grid_search_over_k(blobs):
     X, _ = blobs
     grid = GridSearchCV(AutoSegmenter(**FAST_AUTO), {"n_clusters": [2, 4]}, scoring=silhouette_separability_scorer,
