@@ -89,6 +89,17 @@ def test_roles_dropped_columns_and_one_warning(table, fitted):
     assert seg.labels_.shape == (len(table),)
 
 
+@pytest.mark.parametrize("fmt", ["%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y-%m-%d"])
+def test_dates_written_day_or_month_first_are_dates(fmt):
+    # The first value, 01/01/2019, reads either way; 13/01/2019 later says day first. Such a column was once
+    # taken for an id (a different value in every row) and dropped.
+    stamps = pd.date_range("2019-01-01", periods=40, freq="5D")
+    table = pd.DataFrame({"signup": stamps.strftime(fmt), "spend": np.arange(40.0) % 7})
+    columns = TableColumns().fit(table)
+    assert columns.roles_["signup"] == "date" and columns.date_format_["signup"] == fmt
+    np.testing.assert_array_equal(columns.transform(table)["signup"], (stamps - stamps[0]).days)
+
+
 def test_flags_are_zero_one_and_dates_are_days(table, fitted):
     seg, _ = fitted
     used = seg._table.transform(table)

@@ -11,8 +11,8 @@ and ``"no"`` are a flag, ``"2023-05-01"`` is a date.  :class:`TableColumns` give
   become 0/1, so they weigh like any 0/1 flag column (see ``Standardizer``'s two-valued rule and
   ``INDICATOR_VALUE`` in :mod:`sknas.preprocessing.tabular`).  Missing values: the most frequent value.
 - ``"date"``: datetime columns (time zones included, in UTC) and string columns whose every value parses
-  with one inferred date format (and that are not numbers written as strings) become days since the
-  earliest date seen at fit, a float.  Missing values: the median date.
+  with one date format inferred from the first value, read month first or else day first (and that are
+  not numbers written as strings), become days since the earliest date seen at fit, a float.  Missing values: the median date.
 - ``"numeric"``: numbers (integers with few values included: they stay numbers), durations (``timedelta64``,
   as days), and strings that are all
   numbers once blanks and missing-value markers (``"NA"``, ``"n/a"``, ``"null"``, ``"?"``, ``"-"``) are taken
@@ -360,14 +360,22 @@ def _date_format(distinct, kind):
     strings = pd.Series(distinct, dtype=object)
     if pd.to_numeric(strings, errors="coerce").notna().all():
         return False
-    try:
-        fmt = guess_datetime_format(str(strings.iloc[0]).strip())
-    except (ValueError, TypeError, OverflowError):
-        fmt = None
-    if fmt is None:
-        return False
-    parsed = pd.to_datetime(strings, format=fmt, errors="coerce", utc=True)
-    return fmt if parsed.notna().all() else False
+    # The first value's format read month first, then day first: "01/02/2019" fits both, and only a later
+    # "13/02/2019" says which (a signup date written day first was taken for an id).
+    formats = []
+    for dayfirst in (False, True):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # pandas' note that the guess ignored dayfirst
+                fmt = guess_datetime_format(str(strings.iloc[0]).strip(), dayfirst=dayfirst)
+        except (ValueError, TypeError, OverflowError):
+            fmt = None
+        if fmt is not None and fmt not in formats:
+            formats.append(fmt)
+    for fmt in formats:
+        if pd.to_datetime(strings, format=fmt, errors="coerce", utc=True).notna().all():
+            return fmt
+    return False
 
 
 def _written_numbers(distinct):
