@@ -12,7 +12,8 @@ and ``"no"`` are a flag, ``"2023-05-01"`` is a date.  :class:`TableColumns` give
   ``INDICATOR_VALUE`` in :mod:`sknas.preprocessing.tabular`).  Missing values: the most frequent value.
 - ``"date"``: datetime columns (time zones included, in UTC) and string columns whose every value parses
   with one date format inferred from the first value, read month first or else day first (and that are
-  not numbers written as strings), become days since the earliest date seen at fit, a float.  Missing values: the median date.
+  not numbers written as strings), become days since the earliest date seen at fit, a float.  Missing
+  values: the median date.
 - ``"numeric"``: numbers (integers with few values included: they stay numbers), durations (``timedelta64``,
   as days), and strings that are all
   numbers once blanks and missing-value markers (``"NA"``, ``"n/a"``, ``"null"``, ``"?"``, ``"-"``) are taken
