@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+import warnings
 
 
 def _map_name(architecture, long=False):
@@ -288,6 +290,18 @@ def _epochs_arg(text):
     return value
 
 
+@contextlib.contextmanager
+def _plain_warnings():
+    """Warnings as a command-line user reads them: ``warning: <text>`` on stderr, without the file and source line
+    that raised them (``<frozen runpy>:88: UserWarning: ...`` under ``python -m sknas``)."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+    with warnings.catch_warnings():  # puts the usual display back afterwards
+        warnings.showwarning = show
+        yield
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="sknas", description="Neural architecture search for segmentation.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -319,6 +333,11 @@ def main(argv=None):
     search.add_argument("--random-state", type=int, default=0)
     search.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args(argv)
+    with _plain_warnings():
+        return _run(parser, args)
+
+
+def _run(parser, args):
     if args.command == "demo":
         run_demo(args.n_samples, args.max_trials, args.random_state, args.threads)
     elif args.command == "search":

@@ -111,3 +111,12 @@ def test_search_says_when_long_tailed_columns_were_transformed(long_tailed_blobs
                  "--max-epochs", "2", "--device", "cpu", "--threads", "1", "--random-state", "0"]) == 0
     assert "power-transformed and the search ran again" in capsys.readouterr().out
     assert sknas.load(out / "model.zip").deskewed_
+
+
+def test_warnings_read_as_a_command_line_users_news(customers_csv, tmp_path, capsys):
+    # The id column is left out with a warning: its text on stderr, not the file and source line that raised it.
+    path, _ = customers_csv
+    assert main(["search", str(path), "--clusters", "3", "--out", str(tmp_path / "out"), *FAST_CLI]) == 0
+    err = capsys.readouterr().err
+    assert "warning: Left out 1 column(s): 'customer_id'" in err
+    assert "UserWarning" not in err and ".py:" not in err
