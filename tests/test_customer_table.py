@@ -100,6 +100,21 @@ def test_dates_written_day_or_month_first_are_dates(fmt):
     np.testing.assert_array_equal(columns.transform(table)["signup"], (stamps - stamps[0]).days)
 
 
+@pytest.mark.parametrize("blank", ["", " ", "NA", "n/a"])
+def test_blanks_in_a_date_column_are_missing_dates(blank):
+    # An export writes a missing date as a blank or "NA"; the column was once taken for a category of 52 values.
+    stamps = pd.date_range("2019-01-01", periods=60, freq="5D")
+    written = np.array(stamps.strftime("%d/%m/%Y"), dtype=object)
+    written[::7] = blank
+    table = pd.DataFrame({"signup": written, "spend": np.arange(60.0) % 7})
+    columns = TableColumns().fit(table)
+    assert columns.roles_["signup"] == "date"
+    days = columns.transform(table)["signup"].to_numpy()
+    known = np.arange(60) % 7 != 0
+    np.testing.assert_array_equal(days[known], (stamps[known] - stamps[1]).days)
+    assert (days[~known] == np.median(days[known])).all()  # missing dates: the median
+
+
 def test_flags_are_zero_one_and_dates_are_days(table, fitted):
     seg, _ = fitted
     used = seg._table.transform(table)

@@ -255,7 +255,9 @@ class TableColumns:
                 warnings.simplefilter("ignore", UserWarning)  # "could not infer format": the check is below
                 stamps = pd.to_datetime(column.astype(object), format=self.date_format_.get(name),
                                         errors="coerce", utc=True)
-            unparsed = stamps.isna().to_numpy() & column.notna().to_numpy()
+            # a blank or "NA" in a date column is a missing date, as it is a missing number in a number column
+            marked = column.astype(object).map(lambda v: pd.notna(v) and str(v).strip().lower() in MISSING_MARKERS)
+            unparsed = stamps.isna().to_numpy() & column.notna().to_numpy() & ~marked.to_numpy(dtype=bool)
             if unparsed.any():
                 bad = list(dict.fromkeys(column[unparsed].astype(str)))[:5]
                 raise ValueError(f"Column {name!r} holds dates; values {bad} do not parse as dates "
@@ -351,7 +353,8 @@ def _date_format(distinct, kind):
     """The date format of string values (None: datetime values), or False when they are not all dates.
 
     Strings count as dates when the format inferred from the first one parses every value and they are
-    not numbers written as strings ("20230501" is a number).
+    not numbers written as strings ("20230501" is a number); missing-value markers (``MISSING_MARKERS``: a blank,
+    "NA") are missing dates.
     """
     import pandas as pd
     from pandas.tseries.api import guess_datetime_format
@@ -359,7 +362,8 @@ def _date_format(distinct, kind):
     if kind == "date":
         return None
     strings = pd.Series(distinct, dtype=object)
-    if pd.to_numeric(strings, errors="coerce").notna().all():
+    strings = strings[~strings.map(lambda v: str(v).strip().lower() in MISSING_MARKERS)]  # blanks, "NA": missing
+    if len(strings) < 2 or pd.to_numeric(strings, errors="coerce").notna().all():
         return False
     # The first value's format read month first, then day first: "01/02/2019" fits both, and only a later
     # "13/02/2019" says which (a signup date written day first was taken for an id).
