@@ -256,8 +256,8 @@ class TableColumns:
                 stamps = pd.to_datetime(column.astype(object), format=self.date_format_.get(name),
                                         errors="coerce", utc=True)
             # a blank or "NA" in a date column is a missing date, as it is a missing number in a number column
-            marked = column.astype(object).map(lambda v: pd.notna(v) and str(v).strip().lower() in MISSING_MARKERS)
-            unparsed = stamps.isna().to_numpy() & column.notna().to_numpy() & ~marked.to_numpy(dtype=bool)
+            marked = column.astype(str).str.strip().str.lower().isin(MISSING_MARKERS).to_numpy(dtype=bool)
+            unparsed = stamps.isna().to_numpy() & column.notna().to_numpy() & ~marked
             if unparsed.any():
                 bad = list(dict.fromkeys(column[unparsed].astype(str)))[:5]
                 raise ValueError(f"Column {name!r} holds dates; values {bad} do not parse as dates "
