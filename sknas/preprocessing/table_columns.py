@@ -256,8 +256,7 @@ class TableColumns:
                 stamps = pd.to_datetime(column.astype(object), format=self.date_format_.get(name),
                                         errors="coerce", utc=True)
             # a blank or "NA" in a date column is a missing date, as it is a missing number in a number column
-            marked = column.astype(str).str.strip().str.lower().isin(MISSING_MARKERS).to_numpy(dtype=bool)
-            unparsed = stamps.isna().to_numpy() & column.notna().to_numpy() & ~marked
+            unparsed = stamps.isna().to_numpy() & column.notna().to_numpy() & ~_missing_markers(column)
             if unparsed.any():
                 bad = list(dict.fromkeys(column[unparsed].astype(str)))[:5]
                 raise ValueError(f"Column {name!r} holds dates; values {bad} do not parse as dates "
@@ -362,7 +361,7 @@ def _date_format(distinct, kind):
     if kind == "date":
         return None
     strings = pd.Series(distinct, dtype=object)
-    strings = strings[~strings.map(lambda v: str(v).strip().lower() in MISSING_MARKERS)]  # blanks, "NA": missing
+    strings = strings[~_missing_markers(strings)]  # blanks, "NA": missing dates
     if len(strings) < 2 or pd.to_numeric(strings, errors="coerce").notna().all():
         return False
     # The first value's format read month first, then day first: "01/02/2019" fits both, and only a later
@@ -381,6 +380,12 @@ def _date_format(distinct, kind):
         if pd.to_datetime(strings, format=fmt, errors="coerce", utc=True).notna().all():
             return fmt
     return False
+
+
+def _missing_markers(values):
+    """Which of ``values`` (a Series) are missing-value markers written as text (``MISSING_MARKERS``), as a bool
+    array: what :func:`_number_word` reads as missing, one value at a time."""
+    return values.astype(str).str.strip().str.lower().isin(MISSING_MARKERS).to_numpy(dtype=bool)
 
 
 def _written_numbers(distinct):
