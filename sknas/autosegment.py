@@ -22,7 +22,7 @@ from .preprocessing.table_columns import TableColumns
 from .base import BaseNeuralTransformer
 from .evaluation.judge import discrete_columns
 from .config import config_context, get_config
-from .evaluation.k_choice import choose_k, split_stability, too_small
+from .evaluation.k_choice import choose_k, sized, split_stability, too_small
 from .neural_map import NeuralFeatureMap
 from .reporting.profiles import segment_profiles
 from .io.provenance import record_provenance
@@ -472,11 +472,8 @@ default="random"
         asked) and the rerun's does not. ``choose_k`` falls back to such a k when none is admissible: segments that
         restate a column or move with the seed, which the warning names, still cover the table; a segment of a few
         far rows does not."""
-        def usable(n_segments, e):
-            return e["segments"] == n_segments and not too_small(e["smallest_share"], e["smallest_rows"])
-
         return any(e["admissible"] for e in retry_evidence.values()) or (
-            not usable(k, evidence[k]) and usable(retry_k, retry_evidence[retry_k]))
+            not sized(k, evidence[k]) and sized(retry_k, retry_evidence[retry_k]))
 
     def _warn_if_inadmissible(self, k, candidates):
         e = self.k_evidence_.get(k)

@@ -184,6 +184,20 @@ def too_small(smallest_share, smallest_rows, min_share=None, min_rows=None):
     return smallest_share < min_share or smallest_rows < min_rows
 
 
+def sized(k, evidence, min_share=None, min_rows=None):
+    """Whether the segments of ``evidence`` (one k's entry of :func:`choose_k`'s evidence) are all there (``k`` of
+    them) and none is :func:`too_small`: segments that cover the table, whatever else they break.
+
+    Examples
+    --------
+    >>> three = {"segments": 3, "smallest_share": 0.2, "smallest_rows": 40}
+    >>> sized(3, three), sized(3, {**three, "segments": 2}), sized(3, {**three, "smallest_rows": 2})
+    (True, False, False)
+    """
+    return evidence["segments"] == k and \
+        not too_small(evidence["smallest_share"], evidence["smallest_rows"], min_share, min_rows)
+
+
 def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=None,
              stability=None, min_stability=None, prefer_at_least=None, min_rows=None):
     """The k of ``ks`` whose segments of ``Z`` have the best silhouette in ``Z``, among the admissible ones.
@@ -256,7 +270,7 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
     min_share = config["min_segment_share"] if min_share is None else min_share
     min_rows = config["min_segment_rows"] if min_rows is None else min_rows
     min_stability = config["min_stability"] if min_stability is None else min_stability
-    evidence, sized = {}, []  # sized: every segment there and none too small
+    evidence = {}
     for k in ks:
         labels = np.asarray(labelings[k])
         n_labels = len(np.unique(labels))
@@ -269,8 +283,6 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
             reasons.append(f"only {n_labels} segments found")
         if too_small(share, smallest, min_share, min_rows):
             reasons.append(f"smallest segment {share:.1%} of rows ({smallest} row{'s' if smallest != 1 else ''})")
-        if not reasons:
-            sized.append(k)
         if nmi >= threshold:
             reasons.append(f"restates {column} (NMI {nmi:.2f})")
         evidence[k] = {"silhouette": silhouette, "segments": n_labels, "smallest_share": share,
@@ -313,4 +325,5 @@ def choose_k(Z, ks, labelings, columns=None, *, min_share=None, restatement_nmi=
             evidence[k].update(admissible=False, reason=f"unstable (ARI {value:.2f} between refits)")
         # No k is stable: the best silhouette among the otherwise admissible k, few segments last.
         preferred = [k for k in preferred if not few(k)] or preferred
-    return best_first(preferred or admissible or sized or list(ks))[0], evidence
+    covering = [k for k in ks if sized(k, evidence[k], min_share, min_rows)]
+    return best_first(preferred or admissible or covering or list(ks))[0], evidence
