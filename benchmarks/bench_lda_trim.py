@@ -5,8 +5,8 @@ segments get ARI 0.505 against raw KMeans' 0.713; two rows of 181 (a weight and 
 direction. This measures, on every read labelled table, whether fitting the map without the most extreme rows
 helps in general: the rows whose largest |z| over the numeric columns exceeds ``T`` are left out of the fit, at
 most ``cap`` of the rows (the most extreme first); every row is then projected and segmented by KMeans(k),
-k = classes. Mean ARI over seeds 0 and 1 of ``LDAHead`` (the search's own map) on standardised numbers and 0/1
-categories; tables over 6,000 rows subsampled to 6,000.
+k = classes. Mean ARI over seeds 0 and 1 of ``LDAHead`` (the search's own map) on standardised numbers and one-hot
+categories at sknas's indicator scale (``bench_candidate_families.encode``); tables over 6,000 rows subsampled to 6,000.
 
     python benchmarks/bench_lda_trim.py [--splits dev held ...] [--out lda_trim]
 """
@@ -23,21 +23,13 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 import judge_tables
+from bench_candidate_families import encode
 from result_files import print_or_write
 from sknas.space.builder import LDAHead
 
 VARIANTS = {"all rows": None, "z beyond 5, at most 1%": (5, 0.01), "z beyond 5, at most 2%": (5, 0.02),
             "z beyond 4, at most 2%": (4, 0.02)}
 READ_SPLITS = ("dev", "held", "held2", "held3", "held4", "held5", "held6", "held7", "held8")
-
-
-def encode(X):
-    """Standardised numeric columns, then 0/1 indicators of the string columns; and the numeric width."""
-    num = X.select_dtypes("number").to_numpy(float)
-    num = (num - num.mean(0)) / np.where(num.std(0) > 0, num.std(0), 1)
-    strings = X.select_dtypes(exclude="number")
-    cat = pd.get_dummies(strings.astype(str)).to_numpy(float) if strings.shape[1] else np.empty((len(X), 0))
-    return np.hstack([num, cat]), num.shape[1]
 
 
 def fit_rows(E, n_numeric, variant):
@@ -72,7 +64,8 @@ def main():
             if len(X) > 6000:
                 pick = np.random.RandomState(0).choice(len(X), 6000, replace=False)
                 X, y = X.iloc[pick].reset_index(drop=True), y[pick]
-            E, n_numeric = encode(X)
+            E = encode(X)  # the numeric columns first, then the categories' indicators
+            n_numeric = sum(pd.api.types.is_numeric_dtype(X[c]) for c in X.columns)
             k = len(np.unique(y))
             row = {"split": split, "table": name}
             for label, variant in VARIANTS.items():
