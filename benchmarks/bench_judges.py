@@ -189,9 +189,22 @@ def pooled_silhouette(pool):
                      for r in pool["records"]])
 
 
-def _kmeans_silhouette(Z, k, seed=0):
+def _kmeans_segments(Z, k, seed=0):
+    """KMeans(k)'s labels of ``Z`` and their silhouette (-1 when it is not defined)."""
     labels = KMeans(k, n_init=3, random_state=seed).fit_predict(Z)
-    return float(silhouette_score(Z, labels)) if len(np.unique(labels)) > 1 else -1.0
+    return labels, float(silhouette_score(Z, labels)) if 1 < len(np.unique(labels)) < len(Z) else -1.0
+
+
+def _kmeans_silhouette(Z, k, seed=0):
+    return _kmeans_segments(Z, k, seed)[1]
+
+
+def _gaussian_like(A, seed=0, rows=1000):
+    """At most ``rows`` draws of a Gaussian with the mean and covariance of ``A``'s rows: the same table with no
+    groups (the gap statistic's reference)."""
+    A = np.asarray(A, dtype=np.float64)
+    cov = np.cov(A, rowvar=False) + 1e-9 * np.eye(A.shape[1])
+    return np.random.RandomState(seed).multivariate_normal(A.mean(axis=0), cov, size=min(rows, len(A)))
 
 
 def k_support(pool):
@@ -211,13 +224,8 @@ def gaussian_null_silhouette(pool, seed=0, rows=1000):
     """The silhouette KMeans reaches in each candidate's embedding when it has no groups at all: a Gaussian with
     the embedding's mean and covariance (the reference distribution of the gap statistic). A low-dimensional or
     elongated space scores well on a single blob; this is the part of a silhouette owed to the shape."""
-    out = []
-    for r in pool["records"]:
-        Z = np.asarray(r["embedding"], dtype=np.float64)
-        cov = np.cov(Z, rowvar=False) + 1e-9 * np.eye(Z.shape[1])
-        null = np.random.RandomState(seed).multivariate_normal(Z.mean(axis=0), cov, size=min(rows, len(Z)))
-        out.append(_kmeans_silhouette(null, pool["k"], seed))
-    return np.array(out)
+    return np.array([_kmeans_silhouette(_gaussian_like(r["embedding"], seed, rows), pool["k"], seed)
+                     for r in pool["records"]])
 
 
 def procedure_null(pool, seed=0, rows=1000):
@@ -229,17 +237,11 @@ def procedure_null(pool, seed=0, rows=1000):
     separability in the Gaussian input) / 2, the default's shape."""
     from sknas.space.builder import LDAHead
 
-    def gaussian(A):
-        A = np.asarray(A, dtype=np.float64)
-        cov = np.cov(A, rowvar=False) + 1e-9 * np.eye(A.shape[1])
-        return np.random.RandomState(seed).multivariate_normal(A.mean(axis=0), cov, size=min(rows, len(A)))
-
     def kmeans(Z):
-        labels = KMeans(pool["k"], n_init=3, random_state=seed).fit_predict(Z)
-        return labels, silhouette_score(Z, labels) if 1 < len(np.unique(labels)) < len(Z) else -1.0
+        return _kmeans_segments(Z, pool["k"], seed)
 
     X = np.asarray(pool["X_score"], dtype=np.float64)
-    null_input = gaussian(X)
+    null_input = _gaussian_like(X, seed, rows)
     labels, silhouette = kmeans(null_input)
     raw_separability = separability(null_input, labels)
     raw_null = (silhouette + raw_separability) / 2
@@ -253,7 +255,7 @@ def procedure_null(pool, seed=0, rows=1000):
             labels, silhouette = kmeans(null_input @ weight[np.abs(weight).sum(1) > 0].T)
             out.append((silhouette + separability(null_input, labels)) / 2)
         else:  # its partition of the null input is not known: the raw features' separability stands in
-            out.append((kmeans(gaussian(r["embedding"]))[1] + raw_separability) / 2)
+            out.append((kmeans(_gaussian_like(r["embedding"], seed, rows))[1] + raw_separability) / 2)
     return np.array(out)
 
 
